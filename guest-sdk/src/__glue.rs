@@ -1,0 +1,100 @@
+//! Conversions between the SDK's plain types and the types wit-bindgen generates.
+//! Only [`export_problem!`](crate::export_problem) uses this module.
+
+use std::sync::Once;
+
+use crate::{Direction, Problem, Solution, Spec, Verdict};
+
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "problem",
+        pub_export_macro: true,
+        export_macro_name: "export",
+        default_bindings_module: "discover_guest::__glue::bindings",
+    });
+}
+
+pub use bindings::export;
+pub use bindings::exports::discover::problem::construction::Guest as ConstructionGuest;
+use bindings::discover::problem::types as wit;
+pub use wit::{ProblemSpec as WitSpec, Solution as WitSolution, Verdict as WitVerdict};
+
+/// Route panic messages to the host before the component traps: with
+/// `panic = "abort"` the message would otherwise be lost.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            bindings::discover::problem::diagnostics::report_panic(&info.to_string());
+        }));
+    });
+}
+
+fn from_wit(s: WitSolution) -> Solution {
+    Solution { values: s.values, text: s.text }
+}
+
+fn to_wit(s: Solution) -> WitSolution {
+    WitSolution { values: s.values, text: s.text }
+}
+
+pub fn spec<P: Problem>() -> WitSpec {
+    install_panic_hook();
+    let s: Spec = P::spec();
+    WitSpec {
+        id: s.id,
+        title: s.title,
+        statement: s.statement,
+        direction: match s.direction {
+            Direction::Minimize => wit::Direction::Minimize,
+            Direction::Maximize => wit::Direction::Maximize,
+        },
+        best_known: s.best_known.map(|b| wit::BestKnown { value: b.value, source: b.source }),
+        shape: wit::Shape {
+            min_len: s.shape.min_len,
+            max_len: s.shape.max_len,
+            multiple_of: s.shape.multiple_of,
+        },
+        budgets: wit::Budgets {
+            evaluate_fuel: s.budgets.evaluate_fuel,
+            evaluate_millis: s.budgets.evaluate_millis,
+            memory_mib: s.budgets.memory_mib,
+            candidate_seconds: s.budgets.candidate_seconds,
+        },
+    }
+}
+
+pub fn initial<P: Problem>(seed: u64) -> WitSolution {
+    install_panic_hook();
+    to_wit(P::initial(seed))
+}
+
+pub fn evaluate<P: Problem>(solution: WitSolution) -> Result<WitVerdict, String> {
+    install_panic_hook();
+    P::evaluate(&from_wit(solution)).map(|v: Verdict| WitVerdict {
+        valid: v.valid,
+        score: v.score,
+        reason: v.reason,
+        metrics: v
+            .metrics
+            .into_iter()
+            .map(|m| wit::Metric { name: m.name, value: m.value })
+            .collect(),
+    })
+}
+
+pub fn repair<P: Problem>(solution: WitSolution) -> Option<WitSolution> {
+    install_panic_hook();
+    P::repair(&from_wit(solution)).map(to_wit)
+}
+
+pub fn refine<P: Problem>(solution: WitSolution, effort: u32) -> Option<WitSolution> {
+    install_panic_hook();
+    P::refine(&from_wit(solution), effort).map(to_wit)
+}
+
+pub fn render_svg<P: Problem>(solution: WitSolution) -> Option<String> {
+    install_panic_hook();
+    P::render_svg(&from_wit(solution))
+}

@@ -1,0 +1,154 @@
+//! The `discover` command line. Quiet by default, `--json` for machines.
+//!
+//! Exit codes: 0 success (a valid solution for `verify`), 1 an invalid solution,
+//! 2 anything that prevented a verdict (usage, I/O, a failing problem component).
+
+mod output;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::problem::{builtin, read_solution_file, parse_solution_json, Problem};
+use crate::sandbox::{ComponentCache, Sandbox};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "discover",
+    version,
+    about = "Test-time discovery with untrusted code kept in a WebAssembly sandbox.",
+    long_about = "Test-time discovery with untrusted code kept in a WebAssembly sandbox.\n\n\
+        Problems are Wasm components that score solutions. Start with `discover problems` \
+        to see the built-in ones, `discover problems show ID` for one's statement, and \
+        `discover verify ID solution.json` to score a solution.",
+    after_help = "Examples:\n  \
+        discover problems\n  \
+        discover problems show circle-packing-26\n  \
+        discover verify erdos-min-overlap solution.json --json\n  \
+        discover verify ./my_problem.wasm solution.json"
+)]
+pub struct Cli {
+    /// Where compiled components are cached [default: $DISCOVER_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/discover, else ~/.cache/discover].
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+
+    /// Compile components every time instead of using the cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the built-in problems, or show one.
+    Problems {
+        #[command(subcommand)]
+        action: Option<ProblemsAction>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Score a solution file: exit 0 if valid, 1 if invalid, 2 on error.
+    #[command(after_help = "A solution file is JSON: {\"values\": [numbers...]}; other keys are \
+        ignored. Circle packing takes flat (x, y, r) triples. Use - to read standard input.")]
+    Verify {
+        /// A built-in problem id, or the path of a problem component (.wasm).
+        problem: String,
+        /// The solution file (JSON), or - for standard input.
+        solution: PathBuf,
+        /// Print {"problem","valid","score","reason","metrics"} as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also write the problem's SVG picture of the solution to this file.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ProblemsAction {
+    /// Show a problem's statement, contract and budgets.
+    Show {
+        /// A built-in problem id, or the path of a problem component (.wasm).
+        problem: String,
+        /// Print the spec as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parse the arguments and run; errors become one line on stderr and exit code 2.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let cache = match (&cli.cache_dir, cli.no_cache) {
+        (_, true) => ComponentCache::disabled(),
+        (Some(dir), false) => ComponentCache::at(dir.join("components")),
+        (None, false) => ComponentCache::user_default(),
+    };
+    let sandbox = Sandbox::new(cache)?;
+    match cli.command {
+        Command::Problems { action: None, json } => list(&sandbox, json),
+        Command::Problems { action: Some(ProblemsAction::Show { problem, json }), .. } => {
+            let problem = Problem::load(&sandbox, &problem)?;
+            output::show(problem.spec(), json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { problem, solution, json, svg } => verify(&sandbox, &problem, &solution, json, svg),
+    }
+}
+
+fn list(sandbox: &Sandbox, json: bool) -> Result<ExitCode> {
+    // Load in parallel: the first run compiles every component.
+    let specs = std::thread::scope(|scope| {
+        let handles: Vec<_> = builtin::ids()
+            .map(|id| scope.spawn(move || Problem::load(sandbox, id).map(|p| p.spec().clone())))
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("loader thread panicked")).collect::<Result<Vec<_>>>()
+    })?;
+    output::table(&specs, json);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(
+    sandbox: &Sandbox,
+    problem: &str,
+    solution: &std::path::Path,
+    json: bool,
+    svg: Option<PathBuf>,
+) -> Result<ExitCode> {
+    // Read the solution first: a bad file should not wait for a compile.
+    let solution = if solution.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
+        parse_solution_json(&text).context("standard input is not a solution")?
+    } else {
+        read_solution_file(solution)?
+    };
+    let problem = Problem::load(sandbox, problem)?;
+    let verdict = problem.evaluate(&solution).with_context(|| format!("{} failed", problem.spec().id))?;
+    if let Some(path) = svg {
+        match problem.render_svg(&solution)? {
+            Some(picture) => std::fs::write(&path, picture)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+            None => eprintln!("note: {} draws no pictures; {} not written", problem.spec().id, path.display()),
+        }
+    }
+    output::verdict(problem.spec(), &verdict, json);
+    Ok(if verdict.valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

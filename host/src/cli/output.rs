@@ -1,0 +1,85 @@
+//! How the CLI prints specs and verdicts, for people and for machines.
+
+use serde_json::{json, Map, Value};
+
+use crate::problem::{Spec, Verdict};
+
+/// A finite number as JSON, anything else as null.
+fn number(v: f64) -> Value {
+    serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
+}
+
+pub fn table(specs: &[Spec], as_json: bool) {
+    if as_json {
+        let rows: Vec<Value> = specs
+            .iter()
+            .map(|s| {
+                json!({
+                    "id": s.id,
+                    "title": s.title,
+                    "direction": s.direction,
+                    "best_known": s.best_known.as_ref().map(|b| number(b.value)),
+                })
+            })
+            .collect();
+        println!("{}", Value::Array(rows));
+        return;
+    }
+    let best = |s: &Spec| s.best_known.as_ref().map_or("-".to_string(), |b| b.value.to_string());
+    let w_id = specs.iter().map(|s| s.id.len()).max().unwrap_or(2).max(2);
+    let w_best = specs.iter().map(|s| best(s).len()).max().unwrap_or(10).max(10);
+    println!("{:<w_id$}  {:<9}  {:<w_best$}  TITLE", "ID", "DIRECTION", "BEST KNOWN");
+    for s in specs {
+        println!("{:<w_id$}  {:<9}  {:<w_best$}  {}", s.id, s.direction.to_string(), best(s), s.title);
+    }
+}
+
+pub fn show(spec: &Spec, as_json: bool) {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(spec).expect("a spec serialises"));
+        return;
+    }
+    println!("{}: {}", spec.id, spec.title);
+    println!("direction   {}", spec.direction);
+    if let Some(b) = &spec.best_known {
+        println!("best known  {} ({})", b.value, b.source);
+    }
+    println!("solution    {{\"values\": [...]}} with {}", spec.shape.describe());
+    let b = &spec.budgets;
+    println!(
+        "budgets     evaluate: {} fuel, {} ms, {} MiB; candidate: {} s",
+        b.evaluate_fuel, b.evaluate_millis, b.memory_mib, b.candidate_seconds
+    );
+    println!("\n{}", spec.statement.trim_end());
+}
+
+pub fn verdict(spec: &Spec, v: &Verdict, as_json: bool) {
+    if as_json {
+        let metrics: Map<String, Value> = v.metrics.iter().map(|(k, x)| (k.clone(), number(*x))).collect();
+        let out = json!({
+            "problem": spec.id,
+            "valid": v.valid,
+            "score": v.score.map(number),
+            "reason": v.reason,
+            "metrics": metrics,
+        });
+        println!("{out}");
+        return;
+    }
+    if !v.valid {
+        println!("{}: invalid: {}", spec.id, v.reason.as_deref().unwrap_or("no reason given"));
+        return;
+    }
+    println!("{}: valid", spec.id);
+    let score = v.score.expect("a valid verdict has a score");
+    let context = match &spec.best_known {
+        Some(b) if spec.direction.better(score, b.value) => format!("  (best known {}: beaten)", b.value),
+        Some(b) => format!("  (best known {}, {})", b.value, spec.direction),
+        None => String::new(),
+    };
+    let width = v.metrics.iter().map(|(k, _)| k.len()).max().unwrap_or(0).max(5);
+    println!("  {:<width$}  {score}{context}", "score");
+    for (name, value) in &v.metrics {
+        println!("  {name:<width$}  {value}");
+    }
+}

@@ -1,0 +1,27 @@
+//! # discover
+//!
+//! Test-time discovery with every piece of untrusted code inside a WebAssembly
+//! sandbox. This crate is the host: it loads problems (Wasm components that
+//! implement `wit/problem.wit`), runs them under hard limits, and drives the CLI.
+//!
+//! Modules, in the direction data flows:
+//! - [`sandbox`]: wasmtime engine, per-call limits (fuel, deadline, memory),
+//!   typed errors, compiled-component cache. Knows nothing about problems.
+//! - [`problem`]: the contract seen from the host: built-in and third-party
+//!   problem components, specs, solutions, verdicts.
+//! - [`cli`]: the `discover` command line.
+
+pub mod cli;
+pub mod problem;
+pub mod sandbox;
+
+use std::path::PathBuf;
+
+/// The user's cache directory for discover: `$DISCOVER_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/discover`, else `$HOME/.cache/discover`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    env("DISCOVER_CACHE_DIR")
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("discover")))
+        .or_else(|| env("HOME").map(|d| d.join(".cache").join("discover")))
+}

@@ -1,0 +1,19 @@
+//! The problems compiled into this binary (built by `build.rs` from `problems/`).
+
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/components/builtin.rs"));
+}
+
+/// Ids of the built-in problems, in display order.
+pub fn ids() -> impl Iterator<Item = &'static str> {
+    generated::BUILTIN.iter().map(|(id, _)| *id)
+}
+
+/// The component bytes of a built-in problem.
+pub fn component(id: &str) -> Option<&'static [u8]> {
+    generated::BUILTIN.iter().find(|(i, _)| *i == id).map(|(_, bytes)| *bytes)
+}
+
+/// Where the build put the test-only components (the hostile problem). Tests use it.
+#[doc(hidden)]
+pub const TEST_COMPONENTS_DIR: &str = generated::TEST_COMPONENTS_DIR;

@@ -1,0 +1,111 @@
+//! The Wasm sandbox: one wasmtime engine, explicit limits on every call, typed
+//! errors, and a disk cache of compiled components.
+//!
+//! Every call into a guest gets a fresh `Store` (so a fresh instance) with:
+//! - **fuel**: a bound on executed instructions, deterministic across machines;
+//! - **deadline**: a wall-clock bound, enforced by epoch interruption (a ticker
+//!   thread advances the engine's epoch every [`TICK`]);
+//! - **memory**: a cap on linear memory and tables, via a `ResourceLimiter`.
+//!
+//! Nothing here knows about problems or discovery: see `problem/` for the contract.
+
+mod cache;
+mod error;
+mod limits;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use wasmtime::{Config, Engine, OptLevel, Store};
+
+pub use cache::ComponentCache;
+pub use error::SandboxError;
+pub use limits::{Limits, StoreLimiter};
+
+/// How often the epoch advances: the resolution of wall-clock deadlines.
+pub const TICK: Duration = Duration::from_millis(5);
+
+/// Largest Wasm stack a guest may use. Guests that recurse deeper trap with a
+/// stack overflow instead of taking the host thread down.
+const MAX_WASM_STACK: usize = 1 << 20;
+
+/// An engine configured for untrusted code, with its epoch ticker and cache.
+pub struct Sandbox {
+    engine: Engine,
+    cache: ComponentCache,
+    _ticker: Ticker,
+}
+
+impl Sandbox {
+    /// A sandbox whose compiled components are cached in `cache` (or not cached).
+    pub fn new(cache: ComponentCache) -> Result<Sandbox> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(MAX_WASM_STACK)
+            .cranelift_opt_level(OptLevel::Speed);
+        let engine = Engine::new(&config)
+            .map_err(anyhow::Error::from)
+            .context("configuring the wasmtime engine")?;
+        let ticker = Ticker::start(engine.clone());
+        Ok(Sandbox { engine, cache, _ticker: ticker })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compile (or load from the cache) a component from its bytes.
+    pub fn component(&self, bytes: &[u8]) -> Result<wasmtime::component::Component, SandboxError> {
+        self.cache.load(&self.engine, bytes)
+    }
+
+    /// A store for one call, with `limits` applied. `data` is the host state the
+    /// guest's imports see.
+    pub fn store<T: AsMut<StoreLimiter> + Send>(&self, data: T, limits: &Limits) -> Store<T> {
+        let mut store = Store::new(&self.engine, data);
+        store.limiter(|data| data.as_mut());
+        // Fuel is always on in this engine; "no fuel limit" means all of it.
+        store.set_fuel(limits.fuel.unwrap_or(u64::MAX)).expect("fuel is enabled");
+        store.set_epoch_deadline(limits.deadline_ticks());
+        store.epoch_deadline_trap();
+        store
+    }
+}
+
+/// Advances the engine's epoch every [`TICK`] until dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("discover-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch ticker thread");
+        Ticker { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

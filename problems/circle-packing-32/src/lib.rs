@@ -1,0 +1,9 @@
+//! `circle-packing-32`: 32 circles in the unit square, maximise the sum of radii.
+//! The logic lives in the `circle-packing` crate; this crate only exports it.
+
+pub use circle_packing::CirclePacking;
+
+/// The problem this component exports.
+pub type Problem = CirclePacking<32>;
+
+discover_guest::export_problem!(CirclePacking<32>);

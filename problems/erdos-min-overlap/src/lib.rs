@@ -1,0 +1,152 @@
+//! Erdos minimum overlap: a step function h on [0, 2] with values in [0, 1] and
+//! integral 1, minimising the largest overlap C5 = max_k integral h(x) (1 - h(x + k)).
+//!
+//! A solution is the n step heights; the steps have width 2/n. A solution whose sum
+//! is not n/2 is rescaled to it (and must still lie in [0, 1]). The score is always
+//! recomputed from the heights.
+
+use discover_guest::math::{check_range, Rng};
+use discover_guest::{export_problem, Budgets, Direction, Problem, Shape, Solution, Spec, Verdict};
+
+pub struct ErdosMinOverlap;
+
+const MAX_STEPS: u32 = 10_000;
+
+const STATEMENT: &str = "\
+Erdos minimum overlap problem. Find a step function h: [0, 2] -> [0, 1] with n equal steps \
+(width 2/n) whose overlap bound C5 is as small as possible.
+A solution is the list of n step heights h_0 .. h_{n-1} (2 <= n <= 10000), each in [0, 1].
+The heights are rescaled so that sum h = n/2 (integral 1); after rescaling every height must \
+still lie in [0, 1].
+Score (minimise): C5 = (2/n) * max over all 2n-1 lags k of sum_i h_i * (1 - h_{i+k}), indices \
+outside 0..n-1 absent; in numpy: (2/n) * max(np.correlate(h, 1 - h, mode='full')).
+Known values: Haugland (2016) 0.380926853 with 51 steps; AlphaEvolve 0.380923035 with 95 \
+steps; TTT-Discover 0.3808753232177188 with 600 steps.";
+
+impl Problem for ErdosMinOverlap {
+    fn spec() -> Spec {
+        Spec::new("erdos-min-overlap", "Erdos minimum overlap", Direction::Minimize)
+            .statement(STATEMENT)
+            .best_known(0.3808753232177188, "TTT-Discover (2026), 600 steps")
+            .shape(Shape::range(2, MAX_STEPS))
+            .budgets(Budgets {
+                evaluate_fuel: 2_000_000_000,
+                evaluate_millis: 5_000,
+                memory_mib: 64,
+                candidate_seconds: 300,
+            })
+    }
+
+    /// As in the reference: n ~ U{40..99}, h = 0.5 + centred U(-0.4, 0.4).
+    fn initial(seed: u64) -> Solution {
+        let mut rng = Rng::new(seed);
+        let n = rng.range(40, 99) as usize;
+        let noise: Vec<f64> = (0..n).map(|_| rng.uniform(-0.4, 0.4)).collect();
+        let mean = noise.iter().sum::<f64>() / n as f64;
+        Solution::new(noise.iter().map(|e| (0.5 + e - mean).clamp(0.0, 1.0)).collect())
+    }
+
+    fn evaluate(solution: &Solution) -> Result<Verdict, String> {
+        let h = &solution.values;
+        let n = h.len();
+        if n < 2 {
+            return Ok(Verdict::invalid(format!("need at least 2 steps, got {n}")));
+        }
+        if let Some(reason) = check_range(h, 0.0, 1.0, "h") {
+            return Ok(Verdict::invalid(reason));
+        }
+        let sum: f64 = h.iter().sum();
+        if sum <= 0.0 {
+            return Ok(Verdict::invalid("every step is zero: h cannot have integral 1"));
+        }
+        let target = n as f64 / 2.0;
+        let factor = target / sum;
+        let scaled: Vec<f64> = if sum == target { h.clone() } else { h.iter().map(|v| v * factor).collect() };
+        if let Some(reason) = check_range(&scaled, 0.0, 1.0, "h") {
+            return Ok(Verdict::invalid(format!(
+                "after rescaling to sum n/2 = {target} (factor {factor:.6}), {reason}"
+            )));
+        }
+        Ok(Verdict::valid(c5(&scaled)).metric("steps", n as f64).metric("rescale_factor", factor))
+    }
+
+    fn repair(solution: &Solution) -> Option<Solution> {
+        let mut h: Vec<f64> = solution
+            .values
+            .iter()
+            .map(|v| if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.5 })
+            .collect();
+        if h.len() < 2 {
+            h.resize(2, 0.5);
+        }
+        if h.iter().all(|&v| v == 0.0) {
+            h.iter_mut().for_each(|v| *v = 0.5);
+        }
+        Some(Solution::new(h))
+    }
+
+    fn render_svg(solution: &Solution) -> Option<String> {
+        let caption = format!("Erdos minimum overlap: {} steps on [0, 2]", solution.values.len());
+        Some(discover_guest::svg::step_function(&solution.values, 0.0, 2.0, &caption))
+    }
+}
+
+/// C5 = (2/n) max_k sum_i h_i (1 - h_{i+k}) over all lags k = -(n-1) .. n-1.
+pub fn c5(h: &[f64]) -> f64 {
+    let n = h.len();
+    let g: Vec<f64> = h.iter().map(|v| 1.0 - v).collect();
+    let mut best = f64::NEG_INFINITY;
+    for lag in 0..n {
+        // h shifted against g in both directions.
+        let forward: f64 = h[..n - lag].iter().zip(&g[lag..]).map(|(a, b)| a * b).sum();
+        let backward: f64 = h[lag..].iter().zip(&g[..n - lag]).map(|(a, b)| a * b).sum();
+        best = best.max(forward).max(backward);
+    }
+    2.0 / n as f64 * best
+}
+
+export_problem!(ErdosMinOverlap);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(v: Vec<f64>) -> Verdict {
+        ErdosMinOverlap::evaluate(&Solution::new(v)).unwrap()
+    }
+
+    #[test]
+    fn constant_half_scores_one_half() {
+        // h = 1/2 everywhere: at lag 0 the overlap is n/4 * (2/n) = 1/2.
+        let v = eval(vec![0.5; 10]);
+        assert!(v.valid);
+        assert!((v.score - 0.5).abs() < 1e-15);
+    }
+
+    #[test]
+    fn rescales_and_rechecks_the_range() {
+        let v = eval(vec![0.25; 10]); // sum 2.5, rescaled by 2 to 0.5
+        assert!(v.valid);
+        assert!((v.score - 0.5).abs() < 1e-15);
+        let v = eval(vec![1.0, 0.1, 0.1, 0.1]); // sum 1.3 -> factor 2/1.3, h_0 > 1
+        assert!(!v.valid);
+        assert!(v.reason.unwrap().starts_with("after rescaling to sum n/2 = 2 (factor 1.538462), h[0]"));
+    }
+
+    #[test]
+    fn rejects_bad_heights() {
+        assert_eq!(eval(vec![0.5, -0.1]).reason.unwrap(), "h[1] = -0.1 is below 0");
+        assert!(eval(vec![0.5, f64::NAN]).reason.unwrap().contains("not a finite number"));
+        assert!(!eval(vec![0.0, 0.0]).valid);
+        assert!(!eval(vec![0.5]).valid);
+    }
+
+    #[test]
+    fn initial_states_are_valid() {
+        for seed in 0..10 {
+            let s = ErdosMinOverlap::initial(seed);
+            assert!((40..=99).contains(&s.values.len()));
+            assert!(eval(s.values).valid);
+        }
+    }
+}
