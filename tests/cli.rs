@@ -1,1 +1,179 @@
+//! The `discover` binary as a user meets it: output, exit codes, one-line errors.
 
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{fixture, hostile_component};
+
+fn discover(args: &[&str]) -> Output {
+    discover_with_stdin(args, "")
+}
+
+fn discover_with_stdin(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_discover"))
+        .args(args)
+        .env("DISCOVER_CACHE_DIR", cache)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn problems_lists_every_builtin() {
+    let out = discover(&["problems"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("ID "));
+    for (id, dir, best) in [
+        ("circle-packing-26", "maximize", "2.6359773947542573"),
+        ("circle-packing-32", "maximize", "2.939572684"),
+        ("erdos-min-overlap", "minimize", "0.3808753232177188"),
+        ("autocorrelation-1", "minimize", "1.5028628982558263"),
+        ("autocorrelation-2", "maximize", "0.9610210777840243"),
+    ] {
+        let line = text.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{id} missing"));
+        assert!(line.contains(dir) && line.contains(best), "{line}");
+    }
+    let json: serde_json::Value = serde_json::from_slice(&discover(&["problems", "--json"]).stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 5);
+    assert_eq!(json[0]["id"], "circle-packing-26");
+}
+
+#[test]
+fn problems_show_prints_the_statement_and_contract() {
+    let out = discover(&["problems", "show", "circle-packing-26"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("exactly 78 values, a multiple of 3"), "{text}");
+    assert!(text.contains("Validity is checked exactly"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&discover(&["problems", "show", "erdos-min-overlap", "--json"]).stdout).unwrap();
+    assert_eq!(json["direction"], "minimize");
+    assert_eq!(json["shape"]["max_len"], 10000);
+
+    let out = discover(&["problems", "show", "no-such-problem"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.starts_with("error: unknown problem `no-such-problem`; built-in problems: circle-packing-26"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+}
+
+#[test]
+fn verify_a_valid_solution_exits_0() {
+    let path = fixture("erdos_haugland_51.json");
+    let out = discover(&["verify", "erdos-min-overlap", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("erdos-min-overlap: valid\n"), "{text}");
+    assert!(text.contains("score           0.38092685343308713  (best known 0.3808753232177188, minimize)"), "{text}");
+
+    let out = discover(&["verify", "erdos-min-overlap", path.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.starts_with(r#"{"problem":"erdos-min-overlap","valid":true,"score":0.38092685343308713,"reason":null,"metrics":{"#), "{text}");
+}
+
+#[test]
+fn verify_an_invalid_solution_exits_1_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two circles overlapping (0 and 1 at the same centre), extra keys ignored.
+    let mut values: Vec<String> = (0..26).map(|i| format!("{}, 0.5, 0.01", (i as f64 + 0.5) / 26.0)).collect();
+    values[1] = values[0].clone();
+    let file = write(dir.path(), "s.json", &format!("{{\"values\": [{}], \"note\": \"mine\"}}", values.join(", ")));
+    let out = discover(&["verify", "circle-packing-26", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "circle-packing-26: invalid: circles 0 and 1 overlap by 2.00e-2\n");
+    let out = discover(&["verify", "circle-packing-26", &file, "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["valid"], false);
+    assert_eq!(json["score"], serde_json::Value::Null);
+    assert_eq!(json["reason"], "circles 0 and 1 overlap by 2.00e-2");
+
+    // NaN as Python writes it is judged, not a parse error.
+    let nan = write(dir.path(), "nan.json", r#"{"values": [NaN, 0.5, 0.5]}"#);
+    let out = discover(&["verify", "erdos-min-overlap", &nan]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "erdos-min-overlap: invalid: h[0] = NaN is not a finite number\n");
+}
+
+#[test]
+fn unreadable_input_exits_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_json = write(dir.path(), "bad.json", "this is not json");
+    let wrong = write(dir.path(), "wrong.json", r#"{"values": [1, "two"]}"#);
+    let good = fixture("erdos_haugland_51.json").to_str().unwrap().to_string();
+    let cases = [
+        (vec!["verify", "circle-packing-26", not_json.as_str()], "is not a solution file: not valid JSON"),
+        (vec!["verify", "circle-packing-26", wrong.as_str()], "values[1] is \"two\", not a number"),
+        (vec!["verify", "circle-packing-26", "/nonexistent/s.json"], "cannot read /nonexistent/s.json"),
+        (vec!["verify", "/nonexistent/p.wasm", not_json.as_str()], "not a solution file"),
+        (vec!["verify", "no-such-problem", good.as_str()], "unknown problem"),
+        (vec!["verify", not_json.as_str(), good.as_str()], "cannot load the component: not a WebAssembly component"),
+    ];
+    for (args, expected) in cases {
+        let out = discover(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(stdout(&out).is_empty());
+    }
+    // Usage errors are exit 2 too (clap's convention).
+    assert_eq!(discover(&["verify"]).status.code(), Some(2));
+    assert_eq!(discover(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn verify_reads_stdin_and_writes_pictures() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("p.svg");
+    let out = discover_with_stdin(
+        &["verify", "autocorrelation-1", "-", "--svg", svg.to_str().unwrap()],
+        r#"{"values": [1, 1, 1, 1]}"#,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("score  2"), "{}", stdout(&out));
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    assert!(picture.starts_with("<svg") && picture.contains("AC1 step function: 4 steps"));
+}
+
+#[test]
+fn third_party_components_load_from_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let component = hostile_component();
+    let component = component.to_str().unwrap();
+    let good = write(dir.path(), "good.json", r#"{"values": [0, 1, 2, 3]}"#);
+    let out = discover(&["verify", component, &good, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with(r#"{"problem":"hostile","valid":true,"score":4.0"#), "{}", stdout(&out));
+
+    // A panicking problem is an error (exit 2) that says what happened.
+    let panics = write(dir.path(), "panic.json", r#"{"values": [3]}"#);
+    let out = discover(&["verify", component, &panics]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("hostile failed: guest panic: panicked at"), "{err}");
+    assert!(err.contains("the hostile problem panics on purpose"), "{err}");
+}

@@ -89,7 +89,10 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // One line, whatever the error's source printed (wasmtime's can span many).
+            let message = format!("{e:#}");
+            let message: Vec<&str> = message.split_whitespace().collect();
+            eprintln!("error: {}", message.join(" "));
             ExitCode::from(2)
         }
     }

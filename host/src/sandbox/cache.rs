@@ -80,6 +80,12 @@ fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, SandboxError> {
                 .into(),
         ));
     }
+    let text = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'(');
+    if !bytes.starts_with(b"\0asm") && !text {
+        return Err(SandboxError::Load(
+            "not a WebAssembly component (no \\0asm header, and not WAT text)".into(),
+        ));
+    }
     Component::new(engine, bytes).map_err(|e| SandboxError::Load(format!("{e:#}")))
 }
 

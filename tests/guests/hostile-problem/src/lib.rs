@@ -44,7 +44,11 @@ impl Problem for Hostile {
             }
             3 => panic!("the hostile problem panics on purpose (mode {mode})"),
             4 => Ok(Verdict::valid(f64::NAN)),
-            5 => Ok(Verdict::valid(recurse(black_box(1.0)))),
+            5 => {
+                // values[1] > 0 bounds the depth; the tests leave it 0: unbounded.
+                let limit = solution.values.get(1).copied().filter(|&l| l > 0.0).unwrap_or(f64::INFINITY);
+                Ok(Verdict::valid(recurse(0.0, limit)))
+            }
             6 => Err("this problem cannot judge anything".to_string()),
             7 => Ok(Verdict { reason: None, ..Verdict::invalid("") }),
             _ => Ok(Verdict::valid(solution.values.len() as f64)),
@@ -52,10 +56,13 @@ impl Problem for Hostile {
     }
 }
 
-#[allow(unconditional_recursion)]
-fn recurse(x: f64) -> f64 {
-    let buf = black_box([x; 64]);
-    recurse(buf[3] + 1.0) + buf[7]
+/// Not a tail call (work follows the recursive call) and no locals in linear
+/// memory: every level costs Wasm stack, so the engine's stack limit is what stops it.
+fn recurse(x: f64, limit: f64) -> f64 {
+    if x >= limit {
+        return x;
+    }
+    recurse(x + 1.0, limit) * 0.5 + x
 }
 
 export_problem!(Hostile);

@@ -1,0 +1,156 @@
+//! The built-in problems, through their Wasm components: every fixture reproduces,
+//! every kind of bad solution is rejected with a reason that names the culprit.
+
+mod common;
+
+use common::{fixture, sandbox, solution};
+use discover::problem::{read_solution_file, Problem};
+
+/// The recomputed record constructions of `shared/fixtures` (copied into
+/// tests/data/fixtures), each with the score stored in the file.
+#[test]
+fn fixtures_reproduce_to_1e_12_relative() {
+    let sandbox = sandbox();
+    let cases = [
+        ("erdos-min-overlap", "erdos_haugland_51.json"),
+        ("erdos-min-overlap", "erdos_alphaevolve_95.json"),
+        ("autocorrelation-1", "ac1_prev_human_208.json"),
+        ("autocorrelation-1", "ac1_alphaevolve_1319.json"),
+        ("autocorrelation-2", "ac2_alphaevolve_50000.json"),
+    ];
+    for (id, file) in cases {
+        let problem = Problem::load(&sandbox, id).unwrap();
+        let path = fixture(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let stored: f64 = serde_json::from_str::<serde_json::Value>(&text).unwrap()["score"]
+            .as_f64()
+            .unwrap();
+        let verdict = problem.evaluate(&read_solution_file(&path).unwrap()).unwrap();
+        assert!(verdict.valid, "{file}: {:?}", verdict.reason);
+        let score = verdict.score.unwrap();
+        let rel = ((score - stored) / stored).abs();
+        assert!(rel <= 1e-12, "{file}: score {score} vs stored {stored} (relative {rel:e})");
+    }
+}
+
+/// The fixtures in `../shared/fixtures`, when that folder is beside the checkout,
+/// are the ones copied into the repository.
+#[test]
+fn repository_fixtures_match_shared_ones() {
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
+    let Ok(entries) = std::fs::read_dir(&shared) else { return };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let ours = fixture(path.file_name().unwrap().to_str().unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&ours).unwrap(), "{}", path.display());
+    }
+}
+
+fn reason(problem: &Problem, values: Vec<f64>) -> String {
+    let verdict = problem.evaluate(&solution(values)).unwrap();
+    assert!(!verdict.valid, "expected an invalid verdict");
+    assert_eq!(verdict.score, None);
+    verdict.reason.unwrap()
+}
+
+/// 26 points of radius 0 on the line x = 0.5, then circle `i` replaced.
+fn packing_with(changes: &[(usize, [f64; 3])]) -> Vec<f64> {
+    let mut v: Vec<f64> = (0..26).flat_map(|i| [0.5, (i as f64 + 0.5) / 26.0, 0.0]).collect();
+    for (i, c) in changes {
+        v[3 * i..3 * i + 3].copy_from_slice(c);
+    }
+    v
+}
+
+#[test]
+fn circle_packing_rejections_name_the_culprit() {
+    let sandbox = sandbox();
+    let p = Problem::load(&sandbox, "circle-packing-26").unwrap();
+    let ok = p.evaluate(&solution(packing_with(&[(0, [0.2, 0.5, 0.2])]))).unwrap();
+    assert!(ok.valid);
+    assert_eq!(ok.score, Some(0.2));
+
+    let mut nan = packing_with(&[]);
+    nan[4] = f64::NAN;
+    assert_eq!(reason(&p, nan), "value 4 (y of circle 1) is NaN, not a finite number");
+    let mut inf = packing_with(&[]);
+    inf[9] = f64::INFINITY;
+    assert_eq!(reason(&p, inf), "value 9 (x of circle 3) is inf, not a finite number");
+
+    assert_eq!(
+        reason(&p, packing_with(&[(5, [0.2, 0.5, -0.01])])),
+        "circle 5 has a negative radius r = -0.01"
+    );
+    // Outside the square by 1e-15, on the left and on the top.
+    let r = reason(&p, packing_with(&[(2, [0.2, 0.5, 0.2 + 1e-15])]));
+    assert!(r.starts_with("circle 2 sticks out of the square: x - r = -"), "{r}");
+    let r = reason(&p, packing_with(&[(2, [0.25, 0.8, 0.2 + 1e-15])]));
+    assert!(r.starts_with("circle 2 sticks out of the square: y + r exceeds 1 by"), "{r}");
+    // Two circles overlapping by 1e-15.
+    let r = reason(&p, packing_with(&[(3, [0.25, 0.25, 0.25]), (17, [0.25, 0.75 - 1e-15, 0.25])]));
+    assert_eq!(r, "circles 3 and 17 overlap by 9.99e-16");
+    // ... and touching exactly is fine (dyadic numbers: no rounding anywhere).
+    let touching = packing_with(&[(3, [0.25, 0.25, 0.25]), (17, [0.25, 0.75, 0.25])]);
+    assert!(p.evaluate(&solution(touching)).unwrap().valid);
+
+    assert_eq!(reason(&p, vec![0.1; 77]), "expected exactly 78 values, got 77");
+    assert_eq!(reason(&p, vec![]), "expected exactly 78 values, got 0");
+}
+
+#[test]
+fn step_function_rejections() {
+    let sandbox = sandbox();
+    let ac1 = Problem::load(&sandbox, "autocorrelation-1").unwrap();
+    let ac2 = Problem::load(&sandbox, "autocorrelation-2").unwrap();
+    let erdos = Problem::load(&sandbox, "erdos-min-overlap").unwrap();
+    for p in [&ac1, &ac2] {
+        assert_eq!(reason(p, vec![1.0, 1000.0 + 1e-9]), "a[1] = 1000.000000001 is above 1000");
+        assert_eq!(reason(p, vec![1.0, -1e-300]), "a[1] = -1e-300 is below 0");
+        assert_eq!(reason(p, vec![1.0, f64::NAN]), "a[1] = NaN is not a finite number");
+        assert_eq!(reason(p, vec![f64::NEG_INFINITY]), "a[0] = -inf is not a finite number");
+        assert_eq!(reason(p, vec![]), "expected between 1 and 100000 values, got 0");
+        assert!(reason(p, vec![0.001; 3]).contains("below the minimum 0.01"));
+        assert!(p.evaluate(&solution(vec![1000.0, 0.0, 3.0])).unwrap().valid);
+    }
+    assert_eq!(reason(&erdos, vec![0.5, 1.5]), "h[1] = 1.5 is above 1");
+    assert_eq!(reason(&erdos, vec![]), "expected between 2 and 10000 values, got 0");
+    assert!(reason(&erdos, vec![1.0, 0.2, 0.2]).starts_with("after rescaling to sum n/2"));
+    assert_eq!(reason(&erdos, vec![f64::NAN, 0.5]), "h[0] = NaN is not a finite number");
+}
+
+#[test]
+fn initial_states_are_valid_repairs_fix_and_pictures_draw() {
+    let sandbox = sandbox();
+    for id in discover::problem::builtin::ids() {
+        let p = Problem::load(&sandbox, id).unwrap();
+        let start = p.initial(7).unwrap();
+        assert_eq!(start, p.initial(7).unwrap(), "{id}: initial is deterministic");
+        let verdict = p.evaluate(&start).unwrap();
+        assert!(verdict.valid, "{id}: {:?}", verdict.reason);
+        let broken: Vec<f64> = start.values.iter().map(|v| v * 3.0 - 1.0).collect();
+        let repaired = p.repair(&solution(broken)).unwrap().expect("built-ins repair");
+        assert!(p.evaluate(&repaired).unwrap().valid, "{id}: repair gives a valid solution");
+        let svg = p.render_svg(&start).unwrap().expect("built-ins draw");
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{id}");
+        assert_eq!(p.refine(&start, 10).unwrap(), None, "{id}: no refine yet");
+    }
+}
+
+#[test]
+fn wasm_scores_equal_native_scores() {
+    // The same crates compiled natively: the component must agree to the bit.
+    use discover_guest::Problem as _;
+    let sandbox = sandbox();
+    let p = Problem::load(&sandbox, "circle-packing-26").unwrap();
+    for seed in 0..5 {
+        let s = circle_packing::CirclePacking::<26>::initial(seed);
+        let native = circle_packing::CirclePacking::<26>::evaluate(&s).unwrap();
+        let wasm = p.evaluate(&solution(s.values)).unwrap();
+        assert_eq!(wasm.score, Some(native.score));
+    }
+    let ac1 = Problem::load(&sandbox, "autocorrelation-1").unwrap();
+    let s = autocorrelation_1::Autocorrelation1::initial(3);
+    let native = autocorrelation_1::Autocorrelation1::evaluate(&s).unwrap().score;
+    let wasm = ac1.evaluate(&solution(s.values)).unwrap().score.unwrap();
+    assert_eq!(wasm, native);
+}
