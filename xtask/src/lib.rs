@@ -105,19 +105,19 @@ impl GuestBuild {
         let toolchain = Toolchain::detect(&self.cargo)?;
         let mut cmd = self.cargo_command(&toolchain);
         let crate_name;
-        let target_dir;
+        // External crates share the workspace's guest target dir: std and the
+        // SDK's dependencies are built once.
+        let target_dir = &self.target_dir;
         if Path::new(package).join("Cargo.toml").exists() {
             // A crate outside this workspace: build it in its own workspace.
             let manifest = Path::new(package).join("Cargo.toml");
             crate_name = package_name(&manifest)?;
-            target_dir = Path::new(package).join("target").join("guests");
             cmd.arg("--manifest-path").arg(&manifest);
         } else {
             crate_name = package.to_string();
-            target_dir = self.target_dir.clone();
             cmd.current_dir(&self.workspace).args(["--package", package]);
         }
-        cmd.arg("--target-dir").arg(&target_dir);
+        cmd.arg("--target-dir").arg(target_dir);
         let status = cmd.status().with_context(|| format!("running {:?}", self.cargo))?;
         if !status.success() {
             bail!("building the guest crate `{crate_name}` for {TARGET} failed ({status})");
