@@ -156,7 +156,7 @@ fn verify_reads_stdin_and_writes_pictures() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("score  2"), "{}", stdout(&out));
     let picture = std::fs::read_to_string(&svg).unwrap();
-    assert!(picture.starts_with("<svg") && picture.contains("AC1 step function: 4 steps"));
+    assert!(picture.starts_with("<svg") && picture.contains("(AC1) step function: 4 steps"));
 }
 
 #[test]

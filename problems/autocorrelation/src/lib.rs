@@ -1,0 +1,195 @@
+//! The autocorrelation inequalities: a non-negative step function f with n equal
+//! steps gives a bound computed from its self-convolution f * f.
+//!
+//! - AC1 (minimise): C1 = 2n max(f * f) / (sum f)^2, an upper bound.
+//! - AC2 (maximise): C2 = ||f * f||_2^2 / (||f * f||_1 ||f * f||_inf), a lower bound.
+//!
+//! Both take the same solutions (step heights in [0, 1000] with sum >= 0.01) and
+//! differ only in the bound; [`Autocorrelation`] is the problem, generic over it.
+
+use std::marker::PhantomData;
+
+use discover_guest::math::{check_step_heights, clamp_step_heights, self_convolution, Rng};
+use discover_guest::{Budgets, Direction, Problem, Shape, Solution, Spec, Verdict};
+
+/// Heights above this are rejected (the reference clipped silently).
+pub const MAX_HEIGHT: f64 = 1000.0;
+/// A sum below this is rejected: the bounds are scale-free, but tiny sums are noise.
+pub const MIN_SUM: f64 = 0.01;
+const MAX_STEPS: u32 = 100_000;
+
+/// One inequality: its identity and its bound.
+pub trait Inequality {
+    const ID: &'static str;
+    const TITLE: &'static str;
+    const DIRECTION: Direction;
+    const STATEMENT: &'static str;
+    const BEST_KNOWN: (f64, &'static str);
+    /// The bound for valid step heights.
+    fn bound(a: &[f64]) -> f64;
+}
+
+/// The problem for inequality `I`.
+pub struct Autocorrelation<I>(PhantomData<I>);
+
+impl<I: Inequality> Problem for Autocorrelation<I> {
+    fn spec() -> Spec {
+        Spec::new(I::ID, I::TITLE, I::DIRECTION)
+            .statement(I::STATEMENT)
+            .best_known(I::BEST_KNOWN.0, I::BEST_KNOWN.1)
+            .shape(Shape::range(1, MAX_STEPS))
+            .budgets(Budgets {
+                evaluate_fuel: 60_000_000_000,
+                evaluate_millis: 30_000,
+                memory_mib: 64,
+                candidate_seconds: 600,
+            })
+    }
+
+    fn initial(seed: u64) -> Solution {
+        let mut rng = Rng::new(seed);
+        Solution::new((0..600).map(|_| rng.uniform(0.0, 1.0)).collect())
+    }
+
+    fn evaluate(solution: &Solution) -> Result<Verdict, String> {
+        let a = &solution.values;
+        if let Some(reason) = check_step_heights(a, MAX_HEIGHT, MIN_SUM) {
+            return Ok(Verdict::invalid(reason));
+        }
+        Ok(Verdict::valid(I::bound(a)).metric("steps", a.len() as f64))
+    }
+
+    fn repair(solution: &Solution) -> Option<Solution> {
+        Some(Solution::new(clamp_step_heights(&solution.values, MAX_HEIGHT, MIN_SUM)))
+    }
+
+    fn render_svg(solution: &Solution) -> Option<String> {
+        let caption = format!("{} step function: {} steps on [-1/4, 1/4]", I::TITLE, solution.values.len());
+        Some(discover_guest::svg::step_function(&solution.values, -0.25, 0.25, &caption))
+    }
+}
+
+/// The first autocorrelation inequality.
+pub struct Ac1;
+
+const AC1_STATEMENT: &str = "\
+First autocorrelation inequality. Find non-negative step heights a_0 .. a_{n-1} of a function \
+f on [-1/4, 1/4] (n equal steps, 1 <= n <= 100000) that make the upper bound C1 as small as \
+possible.
+Valid: every a_i finite with 0 <= a_i <= 1000, and sum a >= 0.01.
+Score (minimise): C1 = 2n * max(a * a) / (sum a)^2, where a * a is the full discrete \
+self-convolution (length 2n - 1); in numpy: 2*n*np.max(np.convolve(a, a)) / np.sum(a)**2.
+A constant sequence scores exactly 2. Known values: previous human 1.50972 (208 steps); \
+AlphaEvolve 1.5031636 (1319 steps); TTT-Discover 1.5028628982558263 (30000 steps). \
+Typical lengths are 1000 to 100000.";
+
+impl Inequality for Ac1 {
+    const ID: &'static str = "autocorrelation-1";
+    const TITLE: &'static str = "First autocorrelation inequality (AC1)";
+    const DIRECTION: Direction = Direction::Minimize;
+    const STATEMENT: &'static str = AC1_STATEMENT;
+    const BEST_KNOWN: (f64, &'static str) = (1.5028628982558263, "TTT-Discover (2026), 30000 steps");
+
+    /// C1 = 2n max(a * a) / (sum a)^2.
+    fn bound(a: &[f64]) -> f64 {
+        let n = a.len() as f64;
+        let peak = self_convolution(a).into_iter().fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = a.iter().sum();
+        2.0 * n * peak / (sum * sum)
+    }
+}
+
+/// The second autocorrelation inequality.
+pub struct Ac2;
+
+const AC2_STATEMENT: &str = "\
+Second autocorrelation inequality. Find non-negative step heights a_0 .. a_{n-1} \
+(1 <= n <= 100000) that make the lower bound C2 as large as possible.
+Valid: every a_i finite with 0 <= a_i <= 1000, and sum a >= 0.01.
+Score (maximise): c = np.convolve(a, a) (length M = 2n - 1), h = 1/(M + 1), \
+y = [0, c_0, ..., c_{M-1}, 0]; L2sq = sum_{i=0}^{M} (h/3)(y_i^2 + y_i y_{i+1} + y_{i+1}^2); \
+L1 = sum(c) / (M + 1); Linf = max |c|; C2 = L2sq / (L1 * Linf). C2 is scale-free; a constant \
+sequence gives about 2/3.
+Known values: best human 0.9015; TTT-Discover 0.9591797711; AlphaEvolve 0.9610210777840243 \
+(50000 steps, the record).";
+
+impl Inequality for Ac2 {
+    const ID: &'static str = "autocorrelation-2";
+    const TITLE: &'static str = "Second autocorrelation inequality (AC2)";
+    const DIRECTION: Direction = Direction::Maximize;
+    const STATEMENT: &'static str = AC2_STATEMENT;
+    const BEST_KNOWN: (f64, &'static str) = (0.9610210777840243, "AlphaEvolve (2025), 50000 steps");
+
+    /// C2 = L2sq / (L1 Linf) with the piecewise-linear L2 norm of the reference.
+    fn bound(a: &[f64]) -> f64 {
+        let c = self_convolution(a);
+        let m = c.len();
+        let h = 1.0 / (m as f64 + 1.0);
+        // y = (0, c_0, .., c_{M-1}, 0): sum over the M + 1 consecutive pairs.
+        let y = |i: usize| if i == 0 || i > m { 0.0 } else { c[i - 1] };
+        let mut l2sq = 0.0;
+        for i in 0..=m {
+            let (p, q) = (y(i), y(i + 1));
+            l2sq += h / 3.0 * (p * p + p * q + q * q);
+        }
+        let l1 = c.iter().sum::<f64>() / (m as f64 + 1.0);
+        let linf = c.iter().fold(0.0f64, |acc, v| acc.max(v.abs()));
+        l2sq / (l1 * linf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Ac1Problem = Autocorrelation<Ac1>;
+    type Autocorrelation2 = Autocorrelation<Ac2>;
+
+    fn eval(v: Vec<f64>) -> Verdict {
+        Ac1Problem::evaluate(&Solution::new(v)).unwrap()
+    }
+
+    fn eval2(v: Vec<f64>) -> Verdict {
+        Autocorrelation2::evaluate(&Solution::new(v)).unwrap()
+    }
+
+    #[test]
+    fn constant_sequence_scores_exactly_two() {
+        for n in [1, 2, 7, 100] {
+            assert!((eval(vec![0.3; n]).score - 2.0).abs() < 1e-14);
+            assert!((eval(vec![1.0; n]).score - 2.0).abs() < 1e-15);
+        }
+    }
+
+    #[test]
+    fn rejects_what_the_reference_clipped() {
+        assert_eq!(eval(vec![1.0, -0.5]).reason.unwrap(), "a[1] = -0.5 is below 0");
+        assert_eq!(eval(vec![1.0, 1000.5]).reason.unwrap(), "a[1] = 1000.5 is above 1000");
+        assert_eq!(eval(vec![]).reason.unwrap(), "the list of step heights is empty");
+        assert!(eval(vec![0.001, 0.001]).reason.unwrap().contains("below the minimum 0.01"));
+        assert!(!eval(vec![f64::INFINITY]).valid);
+    }
+
+    #[test]
+    fn repair_makes_any_vector_valid() {
+        let fixed = Ac1Problem::repair(&Solution::new(vec![-1.0, f64::NAN, 5000.0])).unwrap();
+        assert_eq!(fixed.values, vec![0.0, 0.0, 1000.0]);
+        assert!(eval(fixed.values).valid);
+        assert!(eval(Ac1Problem::repair(&Solution::default()).unwrap().values).valid);
+    }
+
+    #[test]
+    fn constant_sequence_gives_about_two_thirds_and_is_scale_free() {
+        let a = eval2(vec![1.0; 1000]).score;
+        assert!((a - 2.0 / 3.0).abs() < 1e-3, "{a}");
+        let b = eval2(vec![7.5; 1000]).score;
+        assert!((a - b).abs() < 1e-12 * a);
+    }
+
+    #[test]
+    fn ac2_rejects_bad_heights() {
+        assert_eq!(eval2(vec![2000.0]).reason.unwrap(), "a[0] = 2000 is above 1000");
+        assert!(!eval2(vec![]).valid);
+        assert!(!eval2(vec![0.0; 10]).valid);
+    }
+}
