@@ -82,7 +82,21 @@ fn main() {
     let mut rng = Rng::new(1);
     let ac1_values: Vec<f64> = (0..30_000).map(|_| rng.uniform(0.0, 1.0)).collect();
 
+    // A problem whose evaluate does almost nothing: the fixed cost of a call.
+    let trivial = Problem::from_file(
+        &sandbox,
+        &std::path::Path::new(discover::problem::builtin::TEST_COMPONENTS_DIR).join("hostile_problem.wasm"),
+    )
+    .unwrap();
+
     let rows = [
+        measure(
+            "trivial evaluate (fixed cost)",
+            &trivial,
+            |s| hostile_problem::Hostile::evaluate(s).unwrap().score,
+            vec![0.0; 78],
+            2000,
+        ),
         measure(
             "circle-packing-26",
             &cp,

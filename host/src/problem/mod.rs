@@ -36,7 +36,7 @@ impl Default for HostCaps {
         HostCaps {
             max_fuel: 200_000_000_000,
             max_deadline: Duration::from_secs(120),
-            max_memory_bytes: 2 << 30,
+            max_memory_bytes: crate::sandbox::MAX_MEMORY_BYTES,
         }
     }
 }
