@@ -61,6 +61,7 @@
 
 mod types;
 pub mod math;
+pub mod optimize;
 pub mod svg;
 
 pub use types::{BestKnown, Budgets, Direction, Metric, Shape, Solution, Spec, Verdict};

@@ -9,6 +9,7 @@
 //! slack some published results assume.
 
 mod exact;
+mod refine;
 mod svg;
 
 use discover_guest::math::{first_non_finite, show, Rng};
@@ -80,6 +81,11 @@ impl<const N: usize> Problem for CirclePacking<N> {
 
     fn repair(solution: &Solution) -> Option<Solution> {
         Some(Solution::new(repair(N, &solution.values)))
+    }
+
+    /// Penalty method + L-BFGS, `effort` iterations in all, then exact repair.
+    fn refine(solution: &Solution, effort: u32) -> Option<Solution> {
+        Some(Solution::new(refine::refine(N, &solution.values, effort)))
     }
 
     fn render_svg(solution: &Solution) -> Option<String> {
@@ -348,6 +354,21 @@ mod tests {
         let reason = verdict(vec![0.5; 77]).reason.unwrap();
         assert_eq!(reason, "expected 78 values (26 circles as x, y, r), got 77");
         assert!(!verdict(vec![]).valid);
+    }
+
+    #[test]
+    fn refine_turns_the_grid_into_a_good_valid_packing() {
+        let start = P26::initial(5);
+        let before = verdict(start.values.clone()).score;
+        let refined = P26::refine(&start, 1000).unwrap();
+        let after = verdict(refined.values.clone());
+        assert!(after.valid, "{:?}", after.reason);
+        assert!(after.score > 2.5 && after.score > before, "{before} -> {}", after.score);
+        assert_eq!(refined, P26::refine(&start, 1000).unwrap(), "deterministic");
+        // From garbage (overlapping, outside) it still ends valid.
+        let mut rng = Rng::new(1);
+        let garbage = Solution::new((0..78).map(|_| rng.uniform(-0.5, 1.5)).collect());
+        assert!(verdict(P26::refine(&garbage, 300).unwrap().values).valid);
     }
 
     #[test]
