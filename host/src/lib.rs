@@ -12,6 +12,7 @@
 //! - [`cli`]: the `discover` command line.
 
 pub mod cli;
+pub mod engine;
 pub mod problem;
 pub mod sandbox;
 
