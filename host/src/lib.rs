@@ -9,11 +9,17 @@
 //!   typed errors, compiled-component cache. Knows nothing about problems.
 //! - [`problem`]: the contract seen from the host: built-in and third-party
 //!   problem components, specs, solutions, verdicts.
+//! - [`engine`]: the discovery loop: state buffer with PUCT reuse, entropic
+//!   advantages, steps, the run directory. Knows nothing about wasmtime.
+//! - [`policy`]: the `Policy` trait and the built-in numeric policy.
+//! - [`report`]: plots and summaries of a run directory.
 //! - [`cli`]: the `discover` command line.
 
 pub mod cli;
 pub mod engine;
+pub mod policy;
 pub mod problem;
+pub mod report;
 pub mod sandbox;
 
 use std::path::PathBuf;

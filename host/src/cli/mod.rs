@@ -4,6 +4,7 @@
 //! 2 anything that prevented a verdict (usage, I/O, a failing problem component).
 
 mod output;
+mod run;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -28,7 +29,8 @@ use crate::sandbox::{ComponentCache, Sandbox};
         discover problems\n  \
         discover problems show circle-packing-26\n  \
         discover verify erdos-min-overlap solution.json --json\n  \
-        discover verify ./my_problem.wasm solution.json"
+        discover verify ./my_problem.wasm solution.json\n  \
+        discover run circle-packing-26 --steps 60"
 )]
 pub struct Cli {
     /// Where compiled components are cached [default: $DISCOVER_CACHE_DIR, else
@@ -68,6 +70,33 @@ enum Command {
         /// Also write the problem's SVG picture of the solution to this file.
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
+    },
+    /// Run test-time discovery on a problem and keep the best state found.
+    #[command(after_help = "Each step picks B start states from the buffer (PUCT), samples k \
+        rollouts from each with the policy, scores them in the sandbox, and trains the policy \
+        on the group advantages. Everything lands in the run directory: config.toml, \
+        events.jsonl, buffer.json (checkpoint), best/ and plots/.\n\n\
+        Examples:\n  \
+        discover run circle-packing-26 --steps 60\n  \
+        discover run erdos-min-overlap --objective mean --reuse none --seed 3\n  \
+        discover run circle-packing-26 --policy restarts --time-limit 300\n  \
+        discover resume runs/circle-packing-26-0-1764000000")]
+    Run(run::RunArgs),
+    /// Continue a run that was stopped or killed, from its last completed step.
+    Resume {
+        /// The run directory.
+        dir: PathBuf,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild a run's plots and print its summary.
+    Report {
+        /// The run directory.
+        dir: PathBuf,
+        /// Print the summary (with the per-step curves) as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -113,6 +142,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { problem, solution, json, svg } => verify(&sandbox, &problem, &solution, json, svg),
+        Command::Run(args) => run::run(&sandbox, args),
+        Command::Resume { dir, json } => run::resume(&sandbox, &dir, json),
+        Command::Report { dir, json } => run::report(&dir, json),
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod bindings;
 pub mod builtin;
+pub mod env;
 mod solution;
 mod types;
 
@@ -64,8 +65,17 @@ pub struct Problem<'s> {
     sandbox: &'s Sandbox,
     pre: ProblemPre<HostState>,
     spec: Spec,
-    /// Limits for `evaluate`, `repair`, `refine` and `render-svg`.
+    /// Limits for `evaluate`, `repair` and `render-svg`.
     pub limits: Limits,
+    /// Limits for `refine`, a local optimiser: the same memory, but fuel and
+    /// time for many evaluations (see [`refine_limits`]).
+    pub refine_limits: Limits,
+}
+
+/// `refine` may run an optimiser for many iterations: it gets the host's fuel
+/// cap and a minute, and keeps the evaluate memory limit.
+pub fn refine_limits(evaluate: &Limits, caps: &HostCaps) -> Limits {
+    Limits { fuel: Some(caps.max_fuel), deadline: caps.max_deadline.min(Duration::from_secs(60)), ..*evaluate }
 }
 
 /// The state each call's store holds: the limiter and what the guest reported.
@@ -129,11 +139,14 @@ impl<'s> Problem<'s> {
             .instantiate_pre(&component)
             .and_then(ProblemPre::new)
             .map_err(|e| SandboxError::Load(contract_mismatch(e)))?;
-        let mut problem = Problem { sandbox, pre, spec: placeholder_spec(), limits: SPEC_LIMITS };
+        let mut problem =
+            Problem { sandbox, pre, spec: placeholder_spec(), limits: SPEC_LIMITS, refine_limits: SPEC_LIMITS };
         let (spec, _) = problem.call(|p, store| p.call_spec(store))?;
         let spec = Spec::from(spec);
         spec.check().map_err(SandboxError::Load)?;
-        problem.limits = spec.budgets.limits(&HostCaps::default());
+        let caps = HostCaps::default();
+        problem.limits = spec.budgets.limits(&caps);
+        problem.refine_limits = refine_limits(&problem.limits, &caps);
         problem.spec = spec;
         Ok(problem)
     }
@@ -176,7 +189,7 @@ impl<'s> Problem<'s> {
     /// A local improvement with about `effort` units of work, if offered.
     pub fn refine(&self, solution: &Solution, effort: u32) -> Result<Option<Solution>, SandboxError> {
         let arg = solution.to_wit();
-        let (s, _) = self.call(|p, store| p.call_refine(store, &arg, effort))?;
+        let (s, _) = self.call_with(self.refine_limits, |p, store| p.call_refine(store, &arg, effort))?;
         Ok(s.map(Solution::from))
     }
 
@@ -191,7 +204,15 @@ impl<'s> Problem<'s> {
         &self,
         f: impl FnOnce(&wit::Guest, &mut wasmtime::Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<(R, CallStats), SandboxError> {
-        let limits = self.limits;
+        self.call_with(self.limits, f)
+    }
+
+    /// Run one export in a fresh instance under `limits`.
+    fn call_with<R>(
+        &self,
+        limits: Limits,
+        f: impl FnOnce(&wit::Guest, &mut wasmtime::Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<(R, CallStats), SandboxError> {
         let state = HostState { limiter: StoreLimiter::new(&limits), panic_message: None };
         let start = Instant::now();
         let mut store = self.sandbox.store(state, &limits);

@@ -113,6 +113,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn solutions_round_trip_bit_for_bit() {
+        // Exact validity checks need the very doubles back: a parser that is off
+        // by one ulp turned a touching circle into one 1.1e-16 outside the square.
+        let mut x = 0x1234_5678_9abc_def0u64;
+        let values: Vec<f64> = (0..5000)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                f64::from_bits((x >> 12) | 0x3fe0_0000_0000_0000) - 0.5 + (x % 7) as f64 * 1e-17
+            })
+            .collect();
+        let s = Solution::new(values);
+        let back = parse_solution_json(&solution_json(&s)).unwrap();
+        assert!(s.values.iter().zip(&back.values).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
     fn parses_values_and_ignores_extra_keys() {
         let s = parse_solution_json(r#"{"values": [1, 2.5, -3e-2], "score": 9, "by": "me"}"#).unwrap();
         assert_eq!(s.values, vec![1.0, 2.5, -0.03]);

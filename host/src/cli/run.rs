@@ -1,0 +1,366 @@
+//! `discover run`, `discover resume` and `discover report`: a discovery run from
+//! the command line, its run directory, its progress line and its summary.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::engine::rundir::write_atomic;
+use crate::engine::{Objective, Reuse, Run, RunDir, Settings, State, StepReport};
+use crate::policy::{Numeric, Policy, Restarts};
+use crate::problem::env::ProblemEnv;
+use crate::problem::{solution_json, Problem, Spec};
+use crate::report;
+use crate::sandbox::Sandbox;
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// A built-in problem id, or the path of a problem component (.wasm).
+    problem: String,
+    /// Who proposes: `numeric` (Gaussian proposals + refine, trained) or
+    /// `restarts` (fresh initial states + refine: the baseline).
+    #[arg(long, value_enum, default_value_t = PolicyKind::Numeric)]
+    policy: PolicyKind,
+    /// Training steps.
+    #[arg(long, default_value_t = 100)]
+    steps: u32,
+    /// Start states (groups) per step: B.
+    #[arg(long, default_value_t = 8)]
+    groups: usize,
+    /// Rollouts per group: k.
+    #[arg(long, default_value_t = 16)]
+    group_size: usize,
+    /// Advantage estimator.
+    #[arg(long, value_enum, default_value_t = ObjectiveKind::Entropic)]
+    objective: ObjectiveKind,
+    /// The fixed beta of `--objective entropic-fixed` [default: 2.0].
+    #[arg(long)]
+    beta: Option<f64>,
+    /// How start states are chosen [default: puct; none for restarts].
+    #[arg(long, value_enum)]
+    reuse: Option<Reuse>,
+    /// Seed of everything random in the run.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Run directory [default: runs/PROBLEM-SEED-UNIXTIME].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Work units of the problem's `refine` per rollout (optimiser iterations
+    /// for the built-in problems); 0 turns refining off.
+    #[arg(long, default_value_t = 1000)]
+    effort: u32,
+    /// Initial standard deviation of numeric proposals, relative to the size
+    /// (root mean square) of the start solution.
+    /// Large enough to leave the start's basin: refine then settles into a
+    /// neighbouring one (0.05 rarely escaped on circle-packing-26; 0.15-0.4 did).
+    #[arg(long, default_value_t = 0.2)]
+    sigma: f64,
+    /// Learning rate of the numeric policy.
+    #[arg(long, default_value_t = 0.1)]
+    lr: f64,
+    /// Threads running rollouts [default: the number of cores].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Stop after the step during which this many seconds of run time passed.
+    #[arg(long, value_name = "SECONDS")]
+    time_limit: Option<f64>,
+    /// Print the summary as JSON (and no progress line).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyKind {
+    Numeric,
+    Restarts,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ObjectiveKind {
+    Entropic,
+    EntropicFixed,
+    Mean,
+}
+
+impl ValueEnum for Reuse {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Reuse::Puct, Reuse::Greedy, Reuse::None]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
+}
+
+/// Everything needed to resume a run: written to `config.toml` once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub problem: String,
+    pub policy: PolicyKind,
+    pub effort: u32,
+    pub sigma: f64,
+    pub lr: f64,
+    /// For reports only: the problem's best known value when the run started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_known: Option<f64>,
+    pub settings: Settings,
+}
+
+impl RunArgs {
+    /// Check the flags together and turn them into a config.
+    fn config(&self) -> Result<RunConfig> {
+        let objective = match (self.objective, self.beta) {
+            (ObjectiveKind::EntropicFixed, beta) => Objective::EntropicFixed { beta: beta.unwrap_or(2.0) },
+            (_, Some(_)) => bail!("--beta is only used with --objective entropic-fixed"),
+            (ObjectiveKind::Entropic, None) => Objective::Entropic,
+            (ObjectiveKind::Mean, None) => Objective::Mean,
+        };
+        let reuse = match (self.policy, self.reuse) {
+            (PolicyKind::Restarts, Some(r)) if r != Reuse::None => {
+                bail!("--policy restarts ignores start states; --reuse {} has no effect (drop it)", r.name())
+            }
+            (PolicyKind::Restarts, _) => Reuse::None,
+            (PolicyKind::Numeric, r) => r.unwrap_or(Reuse::Puct),
+        };
+        if !(self.sigma.is_finite() && self.sigma > 0.0 && self.sigma <= 1.0) {
+            bail!("--sigma must be in (0, 1], got {}", self.sigma);
+        }
+        if !(self.lr.is_finite() && self.lr >= 0.0) {
+            bail!("--lr must be a non-negative number, got {}", self.lr);
+        }
+        if self.steps == 0 {
+            bail!("--steps must be at least 1");
+        }
+        if let Some(t) = self.time_limit {
+            if !(t.is_finite() && t > 0.0) {
+                bail!("--time-limit must be a positive number of seconds, got {t}");
+            }
+        }
+        if self.workers == Some(0) {
+            bail!("--workers must be at least 1");
+        }
+        let problem = if Path::new(&self.problem).exists() {
+            std::fs::canonicalize(&self.problem)?.display().to_string()
+        } else {
+            self.problem.clone()
+        };
+        let settings = Settings {
+            steps: self.steps,
+            groups: self.groups,
+            group_size: self.group_size,
+            objective,
+            reuse,
+            seed: self.seed,
+            workers: self.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            time_limit_seconds: self.time_limit,
+        };
+        settings.check()?;
+        Ok(RunConfig { problem, policy: self.policy, effort: self.effort, sigma: self.sigma, lr: self.lr, best_known: None, settings })
+    }
+}
+
+impl RunConfig {
+    fn policy(&self, spec: &Spec) -> Box<dyn Policy> {
+        match self.policy {
+            PolicyKind::Numeric => Box::new(Numeric::new(spec.shape.multiple_of as usize, self.sigma, self.lr)),
+            PolicyKind::Restarts => Box::new(Restarts),
+        }
+    }
+}
+
+pub fn run(sandbox: &Sandbox, args: RunArgs) -> Result<ExitCode> {
+    let mut config = args.config()?;
+    let problem = Problem::load(sandbox, &config.problem)?;
+    config.best_known = problem.spec().best_known.as_ref().map(|b| b.value);
+    let out = args.out.clone().unwrap_or_else(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        PathBuf::from("runs").join(format!("{}-{}-{now}", problem.spec().id, config.settings.seed))
+    });
+    let dir = RunDir::create(&out)?;
+    dir.write_config(&toml::to_string(&config).context("writing config.toml")?)?;
+    drive(&problem, &config, &dir, None, args.json)
+}
+
+pub fn resume(sandbox: &Sandbox, root: &Path, json: bool) -> Result<ExitCode> {
+    let dir = RunDir::open(root)?;
+    let config: RunConfig = toml::from_str(&dir.read_config()?)
+        .with_context(|| format!("{} is damaged", dir.path("config.toml").display()))?;
+    let checkpoint = dir.load_checkpoint()?;
+    match &checkpoint {
+        // Events after the checkpoint belong to a step that will run again.
+        Some(c) => dir.truncate_events(c.step)?,
+        // Not even one step finished: start over, initial states included.
+        None => write_atomic(&dir.path("events.jsonl"), b"")?,
+    }
+    let problem = Problem::load(sandbox, &config.problem)?;
+    drive(&problem, &config, &dir, checkpoint, json)
+}
+
+/// Run steps until the run is finished, keeping `best/` and the progress line
+/// up to date; then plots and the summary.
+fn drive(
+    problem: &Problem,
+    config: &RunConfig,
+    dir: &RunDir,
+    checkpoint: Option<crate::engine::Checkpoint>,
+    json: bool,
+) -> Result<ExitCode> {
+    let spec = problem.spec();
+    let env = ProblemEnv::new(problem, config.effort);
+    let mut policy = config.policy(spec);
+    let settings = config.settings.clone();
+    let mut run = match checkpoint {
+        Some(c) => Run::resume(settings, spec.direction, &env, policy.as_mut(), Some(dir), c)?,
+        None => Run::start(settings, spec.direction, &env, policy.as_mut(), Some(dir))?,
+    };
+    write_best(problem, dir, run.buffer.best())?;
+    let mut progress = Progress::new(!json && std::io::stderr().is_terminal(), config);
+    let mut rollouts = 0;
+    while !run.finished() {
+        let report = run.step()?;
+        rollouts += report.rollouts;
+        if report.new_best {
+            write_best(problem, dir, run.buffer.best())?;
+        }
+        progress.show(&report);
+    }
+    progress.done();
+    report::write_plots(dir, &spec.id, config.best_known)?;
+    let best = run.buffer.best();
+    let summary = json!({
+        "problem": spec.id,
+        "run_dir": dir.root(),
+        "steps": run.step,
+        "rollouts": run.buffer.total_rollouts(),
+        "rollouts_this_session": rollouts,
+        "elapsed_seconds": run.elapsed_seconds,
+        "best_score": best.score,
+        "best_step": best.step,
+        "best_known": config.best_known,
+        "best_solution": dir.path("best/solution.json"),
+    });
+    if json {
+        println!("{summary}");
+    } else {
+        print_summary(&summary);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `best/solution.json` (what `discover verify` reads), `best/verdict.json` (the
+/// verifier's judgement, re-run now), `best/picture.svg` where the problem draws.
+fn write_best(problem: &Problem, dir: &RunDir, best: &State) -> Result<()> {
+    write_atomic(&dir.path("best/solution.json"), solution_json(&best.solution).as_bytes())?;
+    let verdict = problem.evaluate(&best.solution).context("re-verifying the best state")?;
+    let record = json!({
+        "valid": verdict.valid,
+        "score": verdict.score,
+        "reason": verdict.reason,
+        "metrics": verdict.metrics.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
+        "state": {"id": best.id, "parent": best.parent, "step": best.step},
+    });
+    write_atomic(&dir.path("best/verdict.json"), serde_json::to_string_pretty(&record)?.as_bytes())?;
+    if let Some(svg) = problem.render_svg(&best.solution)? {
+        write_atomic(&dir.path("best/picture.svg"), svg.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn print_summary(s: &serde_json::Value) {
+    let num = |k: &str| s[k].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "{}: best score {} (step {}) after {} steps, {} rollouts, {:.1} s",
+        s["problem"].as_str().unwrap_or("?"),
+        num("best_score"),
+        s["best_step"],
+        s["steps"],
+        s["rollouts"],
+        num("elapsed_seconds"),
+    );
+    if let Some(known) = s["best_known"].as_f64() {
+        println!("best known {known} (difference {:+.3e})", num("best_score") - known);
+    }
+    println!("best solution: {}", s["best_solution"].as_str().unwrap_or("?"));
+}
+
+/// `discover report DIR`: rebuild the plots and print the summary from the files.
+pub fn report(root: &Path, json: bool) -> Result<ExitCode> {
+    let dir = RunDir::open(root)?;
+    let config: RunConfig = toml::from_str(&dir.read_config()?)
+        .with_context(|| format!("{} is damaged", dir.path("config.toml").display()))?;
+    let title = config.problem.rsplit('/').next().unwrap_or(&config.problem).to_string();
+    report::write_plots(&dir, &title, config.best_known)?;
+    let events = dir.events()?;
+    let curves = report::curves(&events);
+    let checkpoint = dir.load_checkpoint()?;
+    let best = checkpoint.as_ref().map(|c| c.buffer.best().clone());
+    let summary = json!({
+        "problem": title,
+        "run_dir": dir.root(),
+        "steps": checkpoint.as_ref().map_or(0, |c| c.step),
+        "steps_planned": config.settings.steps,
+        "rollouts": checkpoint.as_ref().map_or(0, |c| c.buffer.total_rollouts()),
+        "elapsed_seconds": checkpoint.as_ref().map_or(0.0, |c| c.elapsed_seconds),
+        "best_score": best.as_ref().map(|b| b.score),
+        "best_step": best.as_ref().map(|b| b.step),
+        "best_known": config.best_known,
+        "best_solution": dir.path("best/solution.json"),
+        "curves": curves,
+    });
+    if json {
+        println!("{summary}");
+    } else {
+        print_summary(&summary);
+        println!("plots: {} and {}", dir.path("plots/best.svg").display(), dir.path("plots/reward.svg").display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The progress line on a terminal: a bar, the step, the best score against the
+/// best known, and throughput. Silent when stderr is not a terminal.
+struct Progress {
+    on: bool,
+    steps: u32,
+    best_known: Option<f64>,
+}
+
+impl Progress {
+    fn new(on: bool, config: &RunConfig) -> Progress {
+        Progress { on, steps: config.settings.steps, best_known: config.best_known }
+    }
+
+    fn show(&mut self, r: &StepReport) {
+        if !self.on {
+            return;
+        }
+        let width = 24;
+        let filled = (r.step as usize * width / self.steps.max(1) as usize).min(width);
+        let known = self.best_known.map_or(String::new(), |k| format!(" (known {k})"));
+        let mut err = std::io::stderr();
+        let _ = write!(
+            err,
+            "\r[{}{}] step {}/{}  best {}{}  {:.0} rollouts/s  {:.0} s ",
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            r.step,
+            self.steps,
+            r.best_score,
+            known,
+            r.rollouts_per_second,
+            r.elapsed_seconds
+        );
+        let _ = err.flush();
+    }
+
+    fn done(&self) {
+        if self.on {
+            eprintln!();
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! One discovery run: the training step of `algorithm.md`, repeated.
+//!
+//! ```text
+//! B start states  <- buffer.select(reuse, B)
+//! for each start state (group), k rollouts:   a ~ policy(. | s); child, reward <- execute(a, s)
+//! buffer.insert(child); PUCT stats update      (in rollout order, so runs are reproducible)
+//! buffer.flush()
+//! drop groups whose rewards are all equal; A <- advantages(rewards of each group)
+//! policy.update(batch of (a, A)); checkpoint
+//! ```
+//! Rollouts of a step run concurrently on `workers` threads; their results are
+//! applied in a fixed order, so a run depends only on its seed, never on timing.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{advantages, reward, Action, Buffer, BufferStats, Checkpoint, Environment, Evaluated, Failure, NewState, Objective, Reuse, Rng, RunDir};
+use crate::policy::Policy;
+use crate::problem::Direction;
+
+/// The knobs of the loop. Serialised into `config.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Training steps.
+    pub steps: u32,
+    /// B: groups (start states) per step.
+    pub groups: usize,
+    /// k: rollouts per group.
+    pub group_size: usize,
+    pub objective: Objective,
+    pub reuse: Reuse,
+    pub seed: u64,
+    /// Threads executing rollouts.
+    pub workers: usize,
+    /// Stop after the step during which this much run time has passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_seconds: Option<f64>,
+}
+
+impl Settings {
+    pub fn check(&self) -> Result<()> {
+        if self.groups == 0 {
+            bail!("--groups must be at least 1");
+        }
+        if self.group_size < 2 {
+            bail!("--group-size must be at least 2: advantages compare the rollouts of a group");
+        }
+        if let Objective::EntropicFixed { beta } = self.objective {
+            if !(beta.is_finite() && beta > 0.0) {
+                bail!("--beta must be a positive number, got {beta}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one step did, for the progress line and the step event.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepReport {
+    pub step: u32,
+    pub groups: usize,
+    pub rollouts: usize,
+    pub failures: usize,
+    pub inserted: usize,
+    pub dropped_groups: usize,
+    pub mean_reward: f64,
+    pub max_reward: f64,
+    pub best_score: f64,
+    pub best_value: f64,
+    /// Whether this step found a new best state.
+    pub new_best: bool,
+    pub beta_mean: Option<f64>,
+    pub seconds: f64,
+    pub rollouts_per_second: f64,
+    pub elapsed_seconds: f64,
+    pub buffer: BufferStats,
+}
+
+/// A run in progress.
+pub struct Run<'a> {
+    pub settings: Settings,
+    direction: Direction,
+    env: &'a dyn Environment,
+    policy: &'a mut dyn Policy,
+    dir: Option<&'a RunDir>,
+    pub buffer: Buffer,
+    /// Completed steps.
+    pub step: u32,
+    /// Run time over all sessions, in seconds.
+    pub elapsed_seconds: f64,
+}
+
+impl<'a> Run<'a> {
+    /// A fresh run: `B` initial states from seeds derived from the run's seed.
+    pub fn start(
+        settings: Settings,
+        direction: Direction,
+        env: &'a dyn Environment,
+        policy: &'a mut dyn Policy,
+        dir: Option<&'a RunDir>,
+    ) -> Result<Run<'a>> {
+        settings.check()?;
+        let mut initial = Vec::new();
+        let mut events = Vec::new();
+        for i in 0..settings.groups {
+            let seed = Rng::derive(settings.seed, &[0, i as u64]).next_u64();
+            let state = env
+                .initial(seed)
+                .map_err(|f| anyhow::anyhow!("the problem's initial state for seed {seed} failed: {}", f.message))?;
+            let value = reward(direction, state.score).map_err(|f| anyhow::anyhow!(f.message))?;
+            events.push(json!({"type": "initial", "step": 0, "seed": seed, "score": state.score, "reward": value}));
+            initial.push(NewState {
+                parent: None,
+                step: 0,
+                solution: state.solution,
+                score: state.score,
+                value,
+                code: state.code,
+                stdout: state.stdout,
+            });
+        }
+        let buffer = Buffer::new(initial);
+        if let Some(dir) = dir {
+            dir.append_events(&events)?;
+        }
+        Ok(Run { settings, direction, env, policy, dir, buffer, step: 0, elapsed_seconds: 0.0 })
+    }
+
+    /// Continue from a checkpoint (see [`RunDir::load_checkpoint`]).
+    pub fn resume(
+        settings: Settings,
+        direction: Direction,
+        env: &'a dyn Environment,
+        policy: &'a mut dyn Policy,
+        dir: Option<&'a RunDir>,
+        checkpoint: Checkpoint,
+    ) -> Result<Run<'a>> {
+        settings.check()?;
+        policy.restore(&checkpoint.policy)?;
+        Ok(Run {
+            settings,
+            direction,
+            env,
+            policy,
+            dir,
+            buffer: checkpoint.buffer,
+            step: checkpoint.step,
+            elapsed_seconds: checkpoint.elapsed_seconds,
+        })
+    }
+
+    /// Whether the run has done all its steps or used its time.
+    pub fn finished(&self) -> bool {
+        self.step >= self.settings.steps
+            || self.settings.time_limit_seconds.is_some_and(|limit| self.elapsed_seconds >= limit)
+    }
+
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            version: super::rundir::CHECKPOINT_VERSION,
+            step: self.step,
+            elapsed_seconds: self.elapsed_seconds,
+            buffer: self.buffer.clone(),
+            policy: self.policy.checkpoint(),
+        }
+    }
+
+    /// One training step; its events and checkpoint are on disk when it returns.
+    pub fn step(&mut self) -> Result<StepReport> {
+        let clock = Instant::now();
+        let step = self.step + 1;
+        let k = self.settings.group_size;
+        let best_before = self.buffer.best().id;
+
+        // Start states and actions (sequential: sampling is cheap and seeded).
+        let starts = self.buffer.select(self.settings.reuse, self.settings.groups);
+        let mut jobs = Vec::with_capacity(starts.len() * k);
+        for (g, &id) in starts.iter().enumerate() {
+            let start = self.buffer.get(id).expect("selected states are live").clone();
+            let mut rng = Rng::derive(self.settings.seed, &[step as u64, g as u64]);
+            let actions = self.policy.sample(&start, k, &mut rng);
+            jobs.extend(actions.into_iter().enumerate().map(|(i, action)| Job { group: g, index: i, start: start.clone(), action }));
+        }
+
+        // Rollouts, concurrently.
+        let outcomes = execute_all(self.env, &jobs, self.settings.workers);
+
+        // Apply the results in rollout order.
+        let mut rewards: Vec<Vec<f64>> = vec![Vec::with_capacity(k); starts.len()];
+        let mut events = Vec::with_capacity(jobs.len() + 1);
+        let (mut failures, mut inserted) = (0, 0);
+        for (job, (outcome, seconds)) in jobs.iter().zip(outcomes) {
+            self.buffer.record_rollout(job.start.id);
+            let scored = outcome.and_then(|e| reward(self.direction, e.score).map(|r| (e, r)));
+            let mut event = json!({
+                "type": "rollout", "step": step, "group": job.group, "index": job.index,
+                "start": job.start.id, "seconds": seconds,
+            });
+            let value = match scored {
+                Ok((evaluated, value)) => {
+                    self.buffer.record_child_value(job.start.id, value);
+                    event["score"] = json!(evaluated.score);
+                    event["reward"] = json!(value);
+                    match self.buffer.insert(NewState {
+                        parent: Some(job.start.id),
+                        step,
+                        solution: evaluated.solution,
+                        score: evaluated.score,
+                        value,
+                        code: evaluated.code,
+                        stdout: evaluated.stdout,
+                    }) {
+                        Ok(id) => {
+                            inserted += 1;
+                            event["child"] = json!(id);
+                        }
+                        Err(dup) => event["duplicate_of"] = json!(dup),
+                    }
+                    value
+                }
+                Err(failure) => {
+                    failures += 1;
+                    event["reward"] = json!(0.0);
+                    event["failure"] = json!(failure);
+                    0.0
+                }
+            };
+            rewards[job.group].push(value);
+            events.push(event);
+        }
+        let evicted = self.buffer.flush();
+
+        // Advantages per group, then one policy update.
+        let mut batch: Vec<(&Action, f64)> = Vec::with_capacity(jobs.len());
+        let (mut dropped, mut betas) = (0, Vec::new());
+        let mut adv_summary = Summary::default();
+        for (g, group_rewards) in rewards.iter().enumerate() {
+            match advantages(self.settings.objective, group_rewards) {
+                None => dropped += 1,
+                Some(ga) => {
+                    betas.extend(ga.beta);
+                    for (i, a) in ga.advantages.into_iter().enumerate() {
+                        adv_summary.add(a);
+                        batch.push((&jobs[g * k + i].action, a));
+                    }
+                }
+            }
+        }
+        let policy_stats = if batch.is_empty() { Value::Null } else { self.policy.update(&batch) };
+
+        let all: Vec<f64> = rewards.iter().flatten().copied().collect();
+        let seconds = clock.elapsed().as_secs_f64();
+        self.step = step;
+        self.elapsed_seconds += seconds;
+        let best = self.buffer.best();
+        let report = StepReport {
+            step,
+            groups: starts.len(),
+            rollouts: jobs.len(),
+            failures,
+            inserted,
+            dropped_groups: dropped,
+            mean_reward: all.iter().sum::<f64>() / all.len().max(1) as f64,
+            max_reward: all.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            best_score: best.score,
+            best_value: best.value,
+            new_best: best.id != best_before,
+            beta_mean: (!betas.is_empty()).then(|| betas.iter().sum::<f64>() / betas.len() as f64),
+            seconds,
+            rollouts_per_second: jobs.len() as f64 / seconds.max(1e-9),
+            elapsed_seconds: self.elapsed_seconds,
+            buffer: self.buffer.stats(),
+        };
+        let mut step_event = serde_json::to_value(&report).expect("a report serialises");
+        step_event["type"] = json!("step");
+        step_event["evicted"] = json!(evicted);
+        step_event["advantages"] = adv_summary.to_json();
+        step_event["beta"] = json!({
+            "min": betas.iter().copied().reduce(f64::min),
+            "max": betas.iter().copied().reduce(f64::max),
+        });
+        step_event["policy"] = policy_stats;
+        events.push(step_event);
+        if let Some(dir) = self.dir {
+            dir.append_events(&events)?;
+            dir.save_checkpoint(&self.checkpoint())?;
+        }
+        Ok(report)
+    }
+}
+
+struct Job {
+    group: usize,
+    index: usize,
+    start: super::State,
+    action: Action,
+}
+
+/// Execute every job on up to `workers` threads; results in job order, each with
+/// its wall time in seconds.
+fn execute_all(env: &dyn Environment, jobs: &[Job], workers: usize) -> Vec<(Result<Evaluated, Failure>, f64)> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<(Result<Evaluated, Failure>, f64)>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, jobs.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let t = Instant::now();
+                let outcome = env.execute(&job.start, &job.action);
+                results.lock().expect("no worker panics while holding the lock")[i] =
+                    Some((outcome, t.elapsed().as_secs_f64()));
+            });
+        }
+    });
+    results.into_inner().expect("workers finished").into_iter().map(|r| r.expect("every job ran")).collect()
+}
+
+/// Min, max and mean |A| of the advantages of a step.
+#[derive(Default)]
+struct Summary {
+    min: Option<f64>,
+    max: Option<f64>,
+    abs_sum: f64,
+    count: usize,
+}
+
+impl Summary {
+    fn add(&mut self, a: f64) {
+        self.min = Some(self.min.map_or(a, |m| m.min(a)));
+        self.max = Some(self.max.map_or(a, |m| m.max(a)));
+        self.abs_sum += a.abs();
+        self.count += 1;
+    }
+
+    fn to_json(&self) -> Value {
+        json!({ "min": self.min, "max": self.max, "mean_abs": self.abs_sum / self.count.max(1) as f64, "count": self.count })
+    }
+}
