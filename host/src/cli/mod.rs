@@ -19,6 +19,7 @@ use crate::sandbox::{ComponentCache, Sandbox};
 #[derive(Parser, Debug)]
 #[command(
     name = "discover",
+    args_override_self = true,
     version,
     about = "Test-time discovery with untrusted code kept in a WebAssembly sandbox.",
     long_about = "Test-time discovery with untrusted code kept in a WebAssembly sandbox.\n\n\

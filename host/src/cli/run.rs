@@ -39,7 +39,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = ObjectiveKind::Entropic)]
     objective: ObjectiveKind,
     /// The fixed beta of `--objective entropic-fixed` [default: 2.0].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     beta: Option<f64>,
     /// How start states are chosen [default: puct; none for restarts].
     #[arg(long, value_enum)]
@@ -58,16 +58,16 @@ pub struct RunArgs {
     /// (root mean square) of the start solution.
     /// Large enough to leave the start's basin: refine then settles into a
     /// neighbouring one (0.05 rarely escaped on circle-packing-26; 0.15-0.4 did).
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     sigma: f64,
     /// Learning rate of the numeric policy.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     lr: f64,
     /// Threads running rollouts [default: the number of cores].
     #[arg(long)]
     workers: Option<usize>,
     /// Stop after the step during which this many seconds of run time passed.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     time_limit: Option<f64>,
     /// Print the summary as JSON (and no progress line).
     #[arg(long)]

@@ -1,0 +1,209 @@
+//! `discover run`, `resume` and `report` end to end: the run directory, a run
+//! killed with SIGKILL and resumed, and the errors of bad flags.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn discover_cmd(args: &[&str]) -> Command {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_discover"));
+    cmd.args(args).env("DISCOVER_CACHE_DIR", cache).stdin(Stdio::null());
+    cmd
+}
+
+fn discover(args: &[&str]) -> Output {
+    discover_cmd(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+fn json_line(o: &Output) -> Value {
+    assert!(o.status.success(), "stderr: {}", text(&o.stderr));
+    serde_json::from_str(text(&o.stdout).trim()).unwrap()
+}
+
+fn events(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn checkpoint(dir: &Path) -> Option<Value> {
+    std::fs::read(dir.join("buffer.json")).ok().and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+/// A small run: 2 groups of 4 rollouts, cheap refines.
+fn small_run(out: &Path, steps: u32, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["run", "circle-packing-26", "--groups", "2", "--group-size", "4", "--effort", "300"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(["--steps".into(), steps.to_string(), "--seed".into(), "7".into(), "--workers".into(), "2".into()]);
+    args.extend(["--out".into(), out.display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn a_run_leaves_a_complete_verifiable_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let summary = json_line(&discover(&strs(&small_run(&out, 3, &["--json"]))));
+    assert_eq!(summary["steps"], 3);
+    assert_eq!(summary["rollouts"], 24);
+    let best = summary["best_score"].as_f64().unwrap();
+
+    let ev = events(&out);
+    let count = |t: &str| ev.iter().filter(|e| e["type"] == t).count();
+    assert_eq!((count("initial"), count("rollout"), count("step")), (2, 24, 3));
+    let initial_best = ev.iter().filter(|e| e["type"] == "initial").map(|e| e["score"].as_f64().unwrap()).fold(0.0, f64::max);
+    assert!(best > initial_best + 0.3, "refined children beat the grid starts: {initial_best} -> {best}");
+    let step = ev.iter().find(|e| e["type"] == "step").unwrap();
+    for key in ["mean_reward", "beta_mean", "advantages", "buffer", "rollouts_per_second", "policy"] {
+        assert!(!step[key].is_null(), "step event lacks {key}: {step}");
+    }
+
+    // best/ holds what `discover verify` accepts, with the same score.
+    let verdict = json_line(&discover(&["verify", "circle-packing-26", out.join("best/solution.json").to_str().unwrap(), "--json"]));
+    assert_eq!(verdict["valid"], true);
+    assert_eq!(verdict["score"].as_f64().unwrap(), best);
+    assert!(std::fs::read_to_string(out.join("best/picture.svg")).unwrap().starts_with("<svg"));
+    assert!(out.join("config.toml").is_file() && out.join("best/verdict.json").is_file());
+
+    // Plots, rebuilt by `report` from the files alone.
+    std::fs::remove_file(out.join("plots/best.svg")).unwrap();
+    let report = json_line(&discover(&["report", out.to_str().unwrap(), "--json"]));
+    assert_eq!(report["steps"], 3);
+    assert_eq!(report["best_score"].as_f64().unwrap(), best);
+    assert_eq!(report["curves"]["best_score"].as_array().unwrap().len(), 3);
+    let plot = std::fs::read_to_string(out.join("plots/best.svg")).unwrap();
+    assert_eq!(plot.matches("<polyline").count(), 2, "best score and best known");
+
+    // A finished run resumed does nothing more.
+    let again = json_line(&discover(&["resume", out.to_str().unwrap(), "--json"]));
+    assert_eq!((again["steps"].clone(), again["rollouts_this_session"].clone()), (3.into(), 0.into()));
+}
+
+/// Rollout events without their timings, which differ from run to run.
+fn rollouts_without_timing(dir: &Path) -> Vec<Value> {
+    events(dir)
+        .into_iter()
+        .filter(|e| e["type"] == "rollout" || e["type"] == "initial")
+        .map(|mut e| {
+            e.as_object_mut().unwrap().remove("seconds");
+            e
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_killed_mid_step_resumes_to_the_same_buffer_and_best() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, killed) = (tmp.path().join("whole"), tmp.path().join("killed"));
+    let steps = 12;
+
+    let reference = json_line(&discover(&strs(&small_run(&whole, steps, &["--json"]))));
+
+    // The same run, killed with SIGKILL after its third checkpoint, a little
+    // into the next step.
+    let mut child = discover_cmd(&strs(&small_run(&killed, steps, &["--json"]))).stdout(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    let mut step_seconds = 0.05;
+    loop {
+        if let Some(c) = checkpoint(&killed).filter(|c| c["step"].as_u64().unwrap() >= 3) {
+            step_seconds = c["elapsed_seconds"].as_f64().unwrap() / c["step"].as_f64().unwrap();
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "the run never reached step 3");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_secs_f64(step_seconds / 2.0));
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let at_kill = checkpoint(&killed).unwrap()["step"].as_u64().unwrap();
+    assert!(at_kill < steps as u64, "killed before the end");
+
+    let resumed = json_line(&discover(&["resume", killed.to_str().unwrap(), "--json"]));
+    assert_eq!(resumed["steps"], steps);
+    assert_eq!(resumed["best_score"], reference["best_score"]);
+    let (a, b) = (checkpoint(&whole).unwrap(), checkpoint(&killed).unwrap());
+    assert_eq!(a["buffer"], b["buffer"], "the resumed buffer equals the uninterrupted one");
+    assert_eq!(a["policy"], b["policy"]);
+    assert_eq!(rollouts_without_timing(&whole), rollouts_without_timing(&killed), "no event lost or doubled");
+    assert_eq!(std::fs::read(whole.join("best/solution.json")).unwrap(), std::fs::read(killed.join("best/solution.json")).unwrap());
+}
+
+#[test]
+fn ablation_switches_and_the_restarts_baseline_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, extra) in [
+        &["--objective", "mean", "--reuse", "none"][..],
+        &["--objective", "entropic-fixed", "--beta", "3", "--reuse", "greedy"],
+        &["--policy", "restarts"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = tmp.path().join(format!("r{i}"));
+        let mut args = small_run(&out, 2, extra);
+        args.push("--json".into());
+        let summary = json_line(&discover(&strs(&args)));
+        assert_eq!(summary["rollouts"], 16, "{extra:?}");
+        let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+        assert!(config.contains(&format!("seed = 7")), "{config}");
+    }
+    let config = std::fs::read_to_string(tmp.path().join("r1/config.toml")).unwrap();
+    assert!(config.contains("entropic-fixed") && config.contains("beta = 3.0") && config.contains("greedy"), "{config}");
+}
+
+#[test]
+fn bad_flags_and_bad_directories_give_one_line_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (small_run(&out, 2, &["--group-size", "1"]), "--group-size must be at least 2"),
+        (small_run(&out, 2, &["--beta", "2"]), "--beta is only used with --objective entropic-fixed"),
+        (small_run(&out, 2, &["--objective", "entropic-fixed", "--beta", "-1"]), "--beta must be a positive number"),
+        (small_run(&out, 2, &["--policy", "restarts", "--reuse", "puct"]), "--policy restarts ignores start states"),
+        (small_run(&out, 2, &["--sigma", "0"]), "--sigma must be in (0, 1]"),
+        (small_run(&out, 2, &["--groups", "0"]), "--groups must be at least 1"),
+        (small_run(&out, 2, &["--time-limit", "-3"]), "--time-limit must be a positive number"),
+        (vec!["run".into(), "no-such-problem".into()], "unknown problem `no-such-problem`"),
+        (vec!["resume".into(), tmp.path().display().to_string()], "is not a run directory (no config.toml)"),
+    ];
+    for (args, expected) in cases {
+        let o = discover(&strs(&args));
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    assert!(!out.exists(), "a refused run writes nothing");
+
+    // An existing run is never overwritten.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("config.toml"), "x").unwrap();
+    let o = discover(&strs(&small_run(&out, 2, &[])));
+    assert!(text(&o.stderr).contains("already exists and is not empty; resume it with `discover resume"));
+    assert_eq!(std::fs::read_to_string(out.join("config.toml")).unwrap(), "x");
+    // A damaged config or checkpoint is named.
+    let o = discover(&["resume", out.to_str().unwrap()]);
+    assert!(text(&o.stderr).contains("config.toml is damaged"), "{}", text(&o.stderr));
+    let damaged: PathBuf = tmp.path().join("d");
+    json_line(&discover(&strs(&small_run(&damaged, 1, &["--json"]))));
+    std::fs::write(damaged.join("buffer.json"), "{\"version\": 1, \"step\": ").unwrap();
+    let o = discover(&["resume", damaged.to_str().unwrap()]);
+    assert!(text(&o.stderr).contains("buffer.json is damaged; the run cannot resume from it"), "{}", text(&o.stderr));
+}
