@@ -207,3 +207,31 @@ fn bad_flags_and_bad_directories_give_one_line_errors() {
     let o = discover(&["resume", damaged.to_str().unwrap()]);
     assert!(text(&o.stderr).contains("buffer.json is damaged; the run cannot resume from it"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn a_hostile_problem_costs_rollouts_not_the_run() {
+    // The hostile component misbehaves according to values[0]; with sigma 1
+    // around its initial [0.0] the proposals hit several modes. Each failed
+    // rollout is recorded with its kind and reward 0; the run completes.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("hostile");
+    let component = Path::new(discover::problem::builtin::TEST_COMPONENTS_DIR).join("hostile_problem.wasm");
+    let summary = json_line(&discover(&[
+        "run", component.to_str().unwrap(), "--steps", "2", "--groups", "1", "--group-size", "12",
+        "--sigma", "1", "--seed", "1", "--out", out.to_str().unwrap(), "--json",
+    ]));
+    assert_eq!(summary["rollouts"], 24);
+    let ev = events(&out);
+    let kinds: std::collections::BTreeSet<String> = ev
+        .iter()
+        .filter_map(|e| e["failure"]["kind"].as_str().map(String::from))
+        .collect();
+    for e in ev.iter().filter(|e| e["failure"].is_object()) {
+        assert_eq!(e["reward"], 0.0);
+        assert!(!e["failure"]["message"].as_str().unwrap().is_empty());
+    }
+    // Seed 1 draws an infinite loop and a memory bomb (found by trying seeds;
+    // the run is a function of its seed).
+    assert!(kinds.contains("out-of-fuel") && kinds.contains("out-of-memory"), "{kinds:?}");
+    assert!(ev.iter().any(|e| e["type"] == "rollout" && e["failure"].is_null()), "good rollouts still count");
+}

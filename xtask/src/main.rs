@@ -16,6 +16,9 @@ Tasks:
                                   a component, DIR/<crate_name>.wasm [default: .]
   bench verify                    Time the Wasm verifiers against the same Rust compiled
                                   natively (circle-packing-26, AC1 with 30000 steps)
+  bench ablation [--seeds N] [--scale F] [--problem ID]
+                                  Median best score of entropic/mean x PUCT/none and
+                                  random restarts at an equal rollout budget
   toolchain                       Say which wasm32 toolchain guests are built with
 
 Guests build with the rustup target wasm32-unknown-unknown when it is installed,
@@ -66,10 +69,11 @@ fn run(args: &[String]) -> Result<()> {
             println!("{}", path.display());
             Ok(())
         }
-        Some("bench") if args.get(1).map(String::as_str) == Some("verify") => {
+        Some("bench") if matches!(args.get(1).map(String::as_str), Some("verify" | "ablation")) => {
             let status = Command::new(env!("CARGO"))
                 .current_dir(&root)
-                .args(["bench", "--quiet", "--package", "discover", "--bench", "verify"])
+                .args(["bench", "--quiet", "--package", "discover", "--bench", &args[1], "--"])
+                .args(&args[2..])
                 .status()?;
             if !status.success() {
                 bail!("the benchmark failed ({status})");

@@ -35,7 +35,7 @@ fn radii_sum(v: &[f64]) -> f64 {
 fn penalty(n: usize, z: &[f64], g: &mut [f64], mu: f64) -> f64 {
     g.iter_mut().for_each(|v| *v = 0.0);
     let mut f = 0.0;
-    let mut hinge = |viol: f64, f: &mut f64| -> f64 {
+    let hinge = |viol: f64, f: &mut f64| -> f64 {
         if viol > 0.0 {
             *f += 0.5 * mu * viol * viol;
             mu * viol
