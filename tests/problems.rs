@@ -132,7 +132,12 @@ fn initial_states_are_valid_repairs_fix_and_pictures_draw() {
         assert!(p.evaluate(&repaired).unwrap().valid, "{id}: repair gives a valid solution");
         let svg = p.render_svg(&start).unwrap().expect("built-ins draw");
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{id}");
-        assert_eq!(p.refine(&start, 10).unwrap(), None, "{id}: no refine yet");
+        // refine, through the sandbox: valid, and never worse than its start.
+        let refined = p.refine(&start, 50).unwrap().expect("built-ins refine");
+        let after = p.evaluate(&refined).unwrap();
+        assert!(after.valid, "{id}: refine gives a valid solution: {:?}", after.reason);
+        let (before, after) = (verdict.score.unwrap(), after.score.unwrap());
+        assert!(!p.spec().direction.better(before, after), "{id}: {before} -> {after}");
     }
 }
 
