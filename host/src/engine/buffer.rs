@@ -213,6 +213,7 @@ impl Buffer {
             scores[y].total_cmp(&scores[x]).then(sy.value.total_cmp(&sx.value)).then(sx.id.cmp(&sy.id))
         });
         let mut taken: Vec<u64> = Vec::new();
+        let mut taken_set: HashSet<u64> = HashSet::new();
         // Ancestors (and selves) of taken states: a candidate in here is an ancestor.
         let mut blocked_up: HashSet<u64> = HashSet::new();
         for i in order {
@@ -220,12 +221,12 @@ impl Buffer {
                 break;
             }
             let id = self.states[i].id;
-            let taken_set: HashSet<u64> = taken.iter().copied().collect();
             let is_descendant = self.ancestry(id).skip(1).any(|a| taken_set.contains(&a));
             if blocked_up.contains(&id) || is_descendant {
                 continue;
             }
             taken.push(id);
+            taken_set.insert(id);
             blocked_up.extend(self.ancestry(id));
         }
         taken
