@@ -235,3 +235,16 @@ fn a_hostile_problem_costs_rollouts_not_the_run() {
     assert!(kinds.contains("out-of-fuel") && kinds.contains("out-of-memory"), "{kinds:?}");
     assert!(ev.iter().any(|e| e["type"] == "rollout" && e["failure"].is_null()), "good rollouts still count");
 }
+
+#[test]
+fn a_directory_named_like_a_problem_does_not_shadow_it() {
+    // `--out circle-packing-26` is a natural choice; the next run of the problem
+    // by id must still find the built-in, not try to load the directory.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("circle-packing-26")).unwrap();
+    let out = tmp.path().join("circle-packing-26/run");
+    let output = discover_cmd(&strs(&small_run(&out, 1, &["--json"]))).current_dir(tmp.path()).output().unwrap();
+    assert_eq!(json_line(&output)["problem"], "circle-packing-26");
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(config.contains("problem = \"circle-packing-26\""), "{config}");
+}

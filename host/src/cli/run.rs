@@ -145,7 +145,10 @@ impl RunArgs {
         if self.workers == Some(0) {
             bail!("--workers must be at least 1");
         }
-        let problem = if Path::new(&self.problem).exists() {
+        // A path (as `Problem::load` tells paths from ids) is stored absolute, so
+        // that `resume` works from any directory.
+        let is_path = self.problem.contains('/') || self.problem.ends_with(".wasm");
+        let problem = if is_path && Path::new(&self.problem).exists() {
             std::fs::canonicalize(&self.problem)?.display().to_string()
         } else {
             self.problem.clone()
