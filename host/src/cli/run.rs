@@ -56,8 +56,8 @@ pub struct RunArgs {
     effort: u32,
     /// Initial standard deviation of numeric proposals, relative to the size
     /// (root mean square) of the start solution.
-    /// Large enough to leave the start's basin: refine then settles into a
-    /// neighbouring one (0.05 rarely escaped on circle-packing-26; 0.15-0.4 did).
+    // Large enough to leave the start's basin: refine then settles into a
+    // neighbouring one (0.05 rarely escaped on circle-packing-26; 0.15-0.4 did).
     #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     sigma: f64,
     /// Learning rate of the numeric policy.
