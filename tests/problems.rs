@@ -159,3 +159,18 @@ fn wasm_scores_equal_native_scores() {
     let wasm = ac1.evaluate(&solution(s.values)).unwrap().score.unwrap();
     assert_eq!(wasm, native);
 }
+
+#[test]
+fn the_packing_discover_found_stays_valid_and_above_the_stored_best() {
+    // Found by a numeric-policy run (see BENCHMARKS.md): exactly valid and
+    // 4.8e-6 above the stored best. A regression in the exact checks, or in
+    // reading solution files bit for bit, would break one of the two.
+    let sandbox = sandbox();
+    let p = Problem::load(&sandbox, "circle-packing-26").unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/discovered/circle_packing_26.json");
+    let solution = discover::problem::read_solution_file(&path).unwrap();
+    let verdict = p.evaluate(&solution).unwrap();
+    assert!(verdict.valid, "{:?}", verdict.reason);
+    assert_eq!(verdict.score, Some(2.6359821683753495));
+    assert!(verdict.score.unwrap() > p.spec().best_known.as_ref().unwrap().value);
+}
