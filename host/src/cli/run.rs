@@ -14,7 +14,7 @@ use crate::engine::rundir::write_atomic;
 use crate::engine::{Objective, Reuse, Run, RunDir, Settings, State, StepReport};
 use crate::policy::{Numeric, Policy, Restarts};
 use crate::problem::env::ProblemEnv;
-use crate::problem::{solution_json, Problem, Spec};
+use crate::problem::{is_path, solution_json, Problem, Spec};
 use crate::report;
 use crate::sandbox::Sandbox;
 
@@ -147,8 +147,7 @@ impl RunArgs {
         }
         // A path (as `Problem::load` tells paths from ids) is stored absolute, so
         // that `resume` works from any directory.
-        let is_path = self.problem.contains('/') || self.problem.ends_with(".wasm");
-        let problem = if is_path && Path::new(&self.problem).exists() {
+        let problem = if is_path(&self.problem) && Path::new(&self.problem).exists() {
             std::fs::canonicalize(&self.problem)?.display().to_string()
         } else {
             self.problem.clone()

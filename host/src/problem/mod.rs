@@ -107,11 +107,17 @@ impl bindings::discover::problem::diagnostics::Host for HostState {
     }
 }
 
+/// Whether `Problem::load` takes `name` as a component path rather than a
+/// built-in id: it contains a path separator or ends in `.wasm`.
+pub fn is_path(name: &str) -> bool {
+    name.contains(std::path::MAIN_SEPARATOR) || name.contains('/') || name.ends_with(".wasm")
+}
+
 impl<'s> Problem<'s> {
     /// Load a built-in problem by id, or a component file by path (anything that
     /// contains a `/` or ends in `.wasm` is taken as a path).
     pub fn load(sandbox: &'s Sandbox, name: &str) -> Result<Problem<'s>> {
-        if name.contains(std::path::MAIN_SEPARATOR) || name.contains('/') || name.ends_with(".wasm") {
+        if is_path(name) {
             return Problem::from_file(sandbox, Path::new(name));
         }
         let bytes = builtin::component(name).ok_or_else(|| {
