@@ -168,6 +168,12 @@ impl RunArgs {
 }
 
 impl RunConfig {
+    /// The config of an existing run directory.
+    fn read(dir: &RunDir) -> Result<RunConfig> {
+        toml::from_str(&dir.read_config()?)
+            .with_context(|| format!("{} is damaged", dir.path("config.toml").display()))
+    }
+
     fn policy(&self, spec: &Spec) -> Box<dyn Policy> {
         match self.policy {
             PolicyKind::Numeric => Box::new(Numeric::new(spec.shape.multiple_of as usize, self.sigma, self.lr)),
@@ -191,8 +197,7 @@ pub fn run(sandbox: &Sandbox, args: RunArgs) -> Result<ExitCode> {
 
 pub fn resume(sandbox: &Sandbox, root: &Path, json: bool) -> Result<ExitCode> {
     let dir = RunDir::open(root)?;
-    let config: RunConfig = toml::from_str(&dir.read_config()?)
-        .with_context(|| format!("{} is damaged", dir.path("config.toml").display()))?;
+    let config = RunConfig::read(&dir)?;
     let checkpoint = dir.load_checkpoint()?;
     match &checkpoint {
         // Events after the checkpoint belong to a step that will run again.
@@ -294,8 +299,7 @@ fn print_summary(s: &serde_json::Value) {
 /// `discover report DIR`: rebuild the plots and print the summary from the files.
 pub fn report(root: &Path, json: bool) -> Result<ExitCode> {
     let dir = RunDir::open(root)?;
-    let config: RunConfig = toml::from_str(&dir.read_config()?)
-        .with_context(|| format!("{} is damaged", dir.path("config.toml").display()))?;
+    let config = RunConfig::read(&dir)?;
     let title = config.problem.rsplit('/').next().unwrap_or(&config.problem).to_string();
     report::write_plots(&dir, &title, config.best_known)?;
     let events = dir.events()?;
