@@ -86,7 +86,6 @@ pub struct Buffer {
     lineage: BTreeMap<u64, Option<u64>>,
     /// T: all rollouts so far.
     total_rollouts: u64,
-    next_id: u64,
     /// The best state ever seen; flushes never evict it.
     best: u64,
 }
@@ -96,7 +95,7 @@ impl Buffer {
     pub fn new(initial: Vec<NewState>) -> Buffer {
         assert!(!initial.is_empty(), "a buffer needs at least one initial state");
         let mut buffer =
-            Buffer { states: Vec::new(), lineage: BTreeMap::new(), total_rollouts: 0, next_id: 0, best: 0 };
+            Buffer { states: Vec::new(), lineage: BTreeMap::new(), total_rollouts: 0, best: 0 };
         for s in initial {
             let id = buffer.push(s, true);
             if buffer.get(id).unwrap().value > buffer.best().value {
@@ -132,8 +131,8 @@ impl Buffer {
     }
 
     fn push(&mut self, s: NewState, initial: bool) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
+        // Ids are dense from 0 and the lineage keeps every one ever given.
+        let id = self.lineage.len() as u64;
         self.lineage.insert(id, s.parent);
         self.states.push(State {
             id,
