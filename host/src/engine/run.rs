@@ -19,7 +19,7 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{advantages, reward, Action, Buffer, BufferStats, Checkpoint, Environment, Evaluated, Failure, NewState, Objective, Reuse, Rng, RunDir};
+use super::{advantages, reward, Action, Buffer, BufferStats, Checkpoint, Environment, Evaluated, Failure, NewState, Objective, Reuse, Rng, RunDir, State};
 use crate::policy::Policy;
 use crate::problem::Direction;
 
@@ -178,36 +178,42 @@ impl<'a> Run<'a> {
         let best_before = self.buffer.best().id;
 
         // Start states and actions (sequential: sampling is cheap and seeded).
-        let starts = self.buffer.select(self.settings.reuse, self.settings.groups);
+        // One copy of each start state: the buffer changes while results are applied.
+        let starts: Vec<State> = self
+            .buffer
+            .select(self.settings.reuse, self.settings.groups)
+            .into_iter()
+            .map(|id| self.buffer.get(id).expect("selected states are live").clone())
+            .collect();
         let mut jobs = Vec::with_capacity(starts.len() * k);
-        for (g, &id) in starts.iter().enumerate() {
-            let start = self.buffer.get(id).expect("selected states are live").clone();
+        for (g, start) in starts.iter().enumerate() {
             let mut rng = Rng::derive(self.settings.seed, &[step as u64, g as u64]);
-            let actions = self.policy.sample(&start, k, &mut rng);
-            jobs.extend(actions.into_iter().enumerate().map(|(i, action)| Job { group: g, index: i, start: start.clone(), action }));
+            let actions = self.policy.sample(start, k, &mut rng);
+            jobs.extend(actions.into_iter().enumerate().map(|(i, action)| Job { group: g, index: i, action }));
         }
 
         // Rollouts, concurrently.
-        let outcomes = execute_all(self.env, &jobs, self.settings.workers);
+        let outcomes = execute_all(self.env, &starts, &jobs, self.settings.workers);
 
         // Apply the results in rollout order.
         let mut rewards: Vec<Vec<f64>> = vec![Vec::with_capacity(k); starts.len()];
         let mut events = Vec::with_capacity(jobs.len() + 1);
         let (mut failures, mut inserted) = (0, 0);
         for (job, (outcome, seconds)) in jobs.iter().zip(outcomes) {
-            self.buffer.record_rollout(job.start.id);
+            let start = starts[job.group].id;
+            self.buffer.record_rollout(start);
             let scored = outcome.and_then(|e| reward(self.direction, e.score).map(|r| (e, r)));
             let mut event = json!({
                 "type": "rollout", "step": step, "group": job.group, "index": job.index,
-                "start": job.start.id, "seconds": seconds,
+                "start": start, "seconds": seconds,
             });
             let value = match scored {
                 Ok((evaluated, value)) => {
-                    self.buffer.record_child_value(job.start.id, value);
+                    self.buffer.record_child_value(start, value);
                     event["score"] = json!(evaluated.score);
                     event["reward"] = json!(value);
                     match self.buffer.insert(NewState {
-                        parent: Some(job.start.id),
+                        parent: Some(start),
                         step,
                         solution: evaluated.solution,
                         score: evaluated.score,
@@ -294,16 +300,22 @@ impl<'a> Run<'a> {
     }
 }
 
+/// One rollout: the `index`-th action of group `group` (whose start state is
+/// `starts[group]`).
 struct Job {
     group: usize,
     index: usize,
-    start: super::State,
     action: Action,
 }
 
-/// Execute every job on up to `workers` threads; results in job order, each with
+/// Execute every job from its group's start on up to `workers` threads; results in job order, each with
 /// its wall time in seconds.
-fn execute_all(env: &dyn Environment, jobs: &[Job], workers: usize) -> Vec<(Result<Evaluated, Failure>, f64)> {
+fn execute_all(
+    env: &dyn Environment,
+    starts: &[State],
+    jobs: &[Job],
+    workers: usize,
+) -> Vec<(Result<Evaluated, Failure>, f64)> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<(Result<Evaluated, Failure>, f64)>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
@@ -312,7 +324,7 @@ fn execute_all(env: &dyn Environment, jobs: &[Job], workers: usize) -> Vec<(Resu
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(i) else { break };
                 let t = Instant::now();
-                let outcome = env.execute(&job.start, &job.action);
+                let outcome = env.execute(&starts[job.group], &job.action);
                 results.lock().expect("no worker panics while holding the lock")[i] =
                     Some((outcome, t.elapsed().as_secs_f64()));
             });
