@@ -11,6 +11,8 @@
 //!   problem components, specs, solutions, verdicts.
 //! - [`engine`]: the discovery loop: state buffer with PUCT reuse, entropic
 //!   advantages, steps, the run directory. Knows nothing about wasmtime.
+//! - [`python`]: the Python candidate sandbox: CPython-for-WASI with numpy and
+//!   scipy pre-imported, typed outcomes, a pool. Knows nothing about discovery.
 //! - [`policy`]: the `Policy` trait and the built-in numeric policy.
 //! - [`report`]: plots and summaries of a run directory.
 //! - [`cli`]: the `discover` command line.
@@ -19,6 +21,7 @@ pub mod cli;
 pub mod engine;
 pub mod policy;
 pub mod problem;
+pub mod python;
 pub mod report;
 pub mod sandbox;
 

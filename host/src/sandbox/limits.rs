@@ -49,6 +49,8 @@ pub struct StoreLimiter {
     pub table_elements: usize,
     /// Set when a memory growth was refused.
     pub memory_refused: bool,
+    /// The largest linear memory granted so far, in bytes.
+    pub peak_memory_bytes: usize,
 }
 
 impl StoreLimiter {
@@ -57,6 +59,7 @@ impl StoreLimiter {
             memory_bytes: limits.memory_bytes,
             table_elements: limits.table_elements,
             memory_refused: false,
+            peak_memory_bytes: 0,
         }
     }
 }
@@ -72,6 +75,7 @@ impl ResourceLimiter for StoreLimiter {
             self.memory_refused = true;
             return Ok(false);
         }
+        self.peak_memory_bytes = self.peak_memory_bytes.max(desired);
         Ok(true)
     }
 
