@@ -279,9 +279,12 @@ fn parse_report(line: &[u8], memory_refused: bool) -> Option<Outcome> {
         "syntax-error" => Outcome::SyntaxError { message: next()? },
         "exception" => {
             let (kind, traceback) = (next()?, next()?);
-            if kind == "MemoryError" {
-                let why = if memory_refused { "the memory limit refused it" } else { "too large for the sandbox" };
-                Outcome::OutOfMemory { detail: format!("MemoryError: an allocation failed ({why})") }
+            // numpy refuses arrays larger than the 32-bit address space with a
+            // ValueError before asking for memory: the same failure to the user.
+            let too_big = kind == "ValueError" && traceback.contains("array is too big");
+            if kind == "MemoryError" || too_big {
+                let why = if memory_refused { "the memory limit refused it" } else { "larger than a 32-bit address space" };
+                Outcome::OutOfMemory { detail: format!("{kind}: an allocation failed ({why})") }
             } else {
                 Outcome::Exception { kind, traceback }
             }
