@@ -19,6 +19,11 @@ Tasks:
   bench ablation [--seeds N] [--scale F] [--problem ID]
                                   Median best score of entropic/mean x PUCT/none and
                                   random restarts at an equal rollout budget
+  bench python [--workers N] [--trivial N] [--numpy N]
+                                  Python candidates in the sandbox against native python3:
+                                  start time, candidates/s, peak memory (after `setup`)
+  setup [--wheel FILE] [--force]  Fetch and compile the Python sandbox runtime into the
+                                  cache (runs `discover setup`; once per machine)
   toolchain                       Say which wasm32 toolchain guests are built with
 
 Guests build with the rustup target wasm32-unknown-unknown when it is installed,
@@ -69,7 +74,7 @@ fn run(args: &[String]) -> Result<()> {
             println!("{}", path.display());
             Ok(())
         }
-        Some("bench") if matches!(args.get(1).map(String::as_str), Some("verify" | "ablation")) => {
+        Some("bench") if matches!(args.get(1).map(String::as_str), Some("verify" | "ablation" | "python")) => {
             let status = Command::new(env!("CARGO"))
                 .current_dir(&root)
                 .args(["bench", "--quiet", "--package", "discover", "--bench", &args[1], "--"])
@@ -77,6 +82,19 @@ fn run(args: &[String]) -> Result<()> {
                 .status()?;
             if !status.success() {
                 bail!("the benchmark failed ({status})");
+            }
+            Ok(())
+        }
+        Some("setup") => {
+            // The debug profile: the same build `cargo test` uses, so CI compiles
+            // wasmtime once. Dependencies are optimised even there (Cargo.toml).
+            let status = Command::new(env!("CARGO"))
+                .current_dir(&root)
+                .args(["run", "--quiet", "--locked", "--package", "discover", "--", "setup"])
+                .args(&args[1..])
+                .status()?;
+            if !status.success() {
+                bail!("discover setup failed ({status})");
             }
             Ok(())
         }
