@@ -68,10 +68,12 @@ fn problems_show_prints_the_statement_and_contract() {
     let text = stdout(&out);
     assert!(text.contains("exactly 78 values, a multiple of 3"), "{text}");
     assert!(text.contains("Validity is checked exactly"));
+    assert!(text.contains("def solve(parent, x):"), "the Python contract: {text}");
     let json: serde_json::Value =
         serde_json::from_slice(&discover(&["problems", "show", "erdos-min-overlap", "--json"]).stdout).unwrap();
     assert_eq!(json["direction"], "minimize");
     assert_eq!(json["shape"]["max_len"], 10000);
+    assert!(json["python_contract"].as_str().unwrap().contains("BUDGET_SECONDS"));
 
     let out = discover(&["problems", "show", "no-such-problem"]);
     assert_eq!(out.status.code(), Some(2));

@@ -40,6 +40,16 @@ fn main() {
     let trivial_n = flag("--trivial", 200);
     let numpy_n = flag("--numpy", 40);
     let python = std::env::var("DISCOVER_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    // The interpreter itself, not a launcher script (pyenv shims cost ~80 ms a start).
+    let python = Command::new(&python)
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or(python);
+    println!("native interpreter: {python}");
 
     let load = Instant::now();
     let runtime = Arc::new(Runtime::load_default().unwrap_or_else(|e| panic!("{e:#}")));
