@@ -119,16 +119,14 @@ fn a_run_killed_mid_step_resumes_to_the_same_buffer_and_best() {
     // into the next step.
     let mut child = discover_cmd(&strs(&small_run(&killed, steps, &["--json"]))).stdout(Stdio::null()).spawn().unwrap();
     let started = Instant::now();
-    let mut step_seconds = 0.05;
-    loop {
+    let step_seconds = loop {
         if let Some(c) = checkpoint(&killed).filter(|c| c["step"].as_u64().unwrap() >= 3) {
-            step_seconds = c["elapsed_seconds"].as_f64().unwrap() / c["step"].as_f64().unwrap();
-            break;
+            break c["elapsed_seconds"].as_f64().unwrap() / c["step"].as_f64().unwrap();
         }
         assert!(started.elapsed() < Duration::from_secs(120), "the run never reached step 3");
         assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
         std::thread::sleep(Duration::from_millis(2));
-    }
+    };
     std::thread::sleep(Duration::from_secs_f64(step_seconds / 2.0));
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();

@@ -404,9 +404,5 @@ pub(crate) fn zip_entry(archive: &[u8], name: &str) -> Result<Vec<u8>> {
 
 /// Write via a temporary file and a rename: a reader never sees half a file.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().expect("a file in a directory");
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", path.file_name().unwrap().to_string_lossy(), std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    crate::sandbox::write_atomically(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }

@@ -99,7 +99,7 @@ fn key(engine: &Engine, bytes: &[u8]) -> String {
 
 /// Write via a temporary file and a rename, so that a reader (another process
 /// sharing the cache) never sees half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().expect("cache entries live in a directory");
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(

@@ -22,6 +22,7 @@ use anyhow::{Context, Result};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store};
 
 pub use cache::ComponentCache;
+pub(crate) use cache::write_atomically;
 pub use error::SandboxError;
 pub use limits::{Limits, StoreLimiter};
 
