@@ -172,11 +172,8 @@ impl Runtime {
             memory_bytes: limits.memory_bytes,
             table_elements: 1 << 20,
         };
-        let mut store = wasmtime::Store::new(&self.engine, GuestState { wasi, limiter: StoreLimiter::new(&sandbox_limits) });
-        store.limiter(|s| &mut s.limiter);
-        store.set_fuel(limits.fuel.unwrap_or(u64::MAX)).expect("fuel is enabled");
-        store.set_epoch_deadline(sandbox_limits.deadline_ticks());
-        store.epoch_deadline_trap();
+        let data = GuestState { wasi, limiter: StoreLimiter::new(&sandbox_limits) };
+        let mut store = crate::sandbox::limited_store(&self.engine, data, &sandbox_limits);
 
         let ended = match self.pre.instantiate(&mut store) {
             Ok(instance) => guest::turn(&mut store, &instance, b"_discover_run()\n"),

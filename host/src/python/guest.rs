@@ -35,6 +35,12 @@ pub(crate) struct GuestState {
     pub limiter: StoreLimiter,
 }
 
+impl AsMut<StoreLimiter> for GuestState {
+    fn as_mut(&mut self) -> &mut StoreLimiter {
+        &mut self.limiter
+    }
+}
+
 /// A linker with WASI preview 1 and the `host` imports stubbed.
 pub(crate) fn linker(engine: &Engine, module: &Module) -> Result<Linker<GuestState>> {
     let mut linker: Linker<GuestState> = Linker::new(engine);

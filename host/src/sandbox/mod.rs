@@ -89,14 +89,21 @@ impl Sandbox {
     /// A store for one call, with `limits` applied. `data` is the host state the
     /// guest's imports see.
     pub fn store<T: AsMut<StoreLimiter> + Send>(&self, data: T, limits: &Limits) -> Store<T> {
-        let mut store = Store::new(&self.engine, data);
-        store.limiter(|data| data.as_mut());
-        // Fuel is always on in this engine; "no fuel limit" means all of it.
-        store.set_fuel(limits.fuel.unwrap_or(u64::MAX)).expect("fuel is enabled");
-        store.set_epoch_deadline(limits.deadline_ticks());
-        store.epoch_deadline_trap();
-        store
+        limited_store(&self.engine, data, limits)
     }
+}
+
+/// A store in `engine` (which must meter fuel and use epoch interruption) with
+/// `limits` applied: fuel, a deadline that traps, and `data`'s memory limiter.
+/// Also used by the Python sandbox, whose engine differs but whose limits do not.
+pub(crate) fn limited_store<T: AsMut<StoreLimiter> + Send>(engine: &Engine, data: T, limits: &Limits) -> Store<T> {
+    let mut store = Store::new(engine, data);
+    store.limiter(|data| data.as_mut());
+    // Fuel is always on in these engines; "no fuel limit" means all of it.
+    store.set_fuel(limits.fuel.unwrap_or(u64::MAX)).expect("fuel is enabled");
+    store.set_epoch_deadline(limits.deadline_ticks());
+    store.epoch_deadline_trap();
+    store
 }
 
 /// Advances the engine's epoch every [`TICK`] until dropped.
