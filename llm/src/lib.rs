@@ -1,0 +1,77 @@
+//! # discover-llm
+//!
+//! A local LLM runtime for discover's `local` policy and `discover serve-model`:
+//!
+//! - [`config`]: `config.json` of the Llama, Qwen2 and Qwen3 families.
+//! - [`model`]: their shared decoder on candle, with a key-value cache and
+//!   teacher-forced log-probs.
+//! - [`tokenizer`]: `tokenizer.json` and the chat template (minijinja).
+//! - [`generate`]: batched sampling (temperature, top-p, stop strings) that
+//!   returns token ids and the sampler's log-probs.
+//! - [`tiny`]: random-weight model directories for tests and benchmarks.
+//! - [`serve`]: an OpenAI-compatible HTTP server over a [`LocalModel`].
+//!
+//! Models run on the CPU by default and on an NVIDIA GPU with `--features cuda`.
+
+pub mod config;
+pub mod generate;
+pub mod model;
+pub mod serve;
+pub mod tiny;
+pub mod tokenizer;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device};
+
+pub use config::{Arch, Config};
+pub use generate::{default_device, generate, Finish, Generation, Request, SamplingParams};
+pub use model::Model;
+pub use tokenizer::{Message, Tokenizer};
+
+/// A model directory loaded for sampling: weights, tokenizer, chat template.
+pub struct LocalModel {
+    /// The directory's name, used as the model id.
+    pub name: String,
+    pub dir: PathBuf,
+    pub model: Model,
+    pub tokenizer: Tokenizer,
+}
+
+impl LocalModel {
+    /// Load `dir` on `device`: f32 on the CPU, bf16 on a GPU.
+    pub fn load(dir: &Path, device: &Device) -> Result<LocalModel> {
+        if !dir.is_dir() {
+            bail!("{} is not a model directory (expected config.json, tokenizer.json and *.safetensors)", dir.display());
+        }
+        let config = Config::read(dir)?;
+        let tokenizer = Tokenizer::load(dir, &config.eos_token_ids)?;
+        if tokenizer.vocab_size() > config.vocab_size {
+            bail!(
+                "{}: the tokenizer has {} tokens but the model only {} (config.json vocab_size)",
+                dir.display(),
+                tokenizer.vocab_size(),
+                config.vocab_size
+            );
+        }
+        let dtype = if device.is_cpu() { DType::F32 } else { DType::BF16 };
+        let model = Model::load(dir, config, device, dtype)?;
+        let name = std::fs::canonicalize(dir)
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "model".into());
+        Ok(LocalModel { name, dir: dir.to_path_buf(), model, tokenizer })
+    }
+
+    /// Token ids of the chat prompt for `messages`.
+    pub fn chat_tokens(&self, messages: &[Message]) -> Result<Vec<u32>> {
+        let text = self.tokenizer.chat_prompt(messages)?;
+        self.tokenizer.encode(&text).context("tokenizing the prompt")
+    }
+
+    /// Sample every request (see [`generate()`]).
+    pub fn generate(&self, requests: &[Request]) -> Result<Vec<Generation>> {
+        generate::generate(&self.model, &self.tokenizer, requests)
+    }
+}
