@@ -13,7 +13,9 @@
 //!   advantages, steps, the run directory. Knows nothing about wasmtime.
 //! - [`python`]: the Python candidate sandbox: CPython-for-WASI with numpy and
 //!   scipy pre-imported, typed outcomes, a pool. Knows nothing about discovery.
-//! - [`policy`]: the `Policy` trait and the built-in numeric policy.
+//! - [`prompt`]: states rendered into prompts; the code in completions.
+//! - [`policy`]: the `Policy` trait; the built-in numeric policy, restarts,
+//!   and LLM policies (an OpenAI-compatible server, a local model).
 //! - [`report`]: plots and summaries of a run directory.
 //! - [`cli`]: the `discover` command line.
 
@@ -21,6 +23,7 @@ pub mod cli;
 pub mod engine;
 pub mod policy;
 pub mod problem;
+pub mod prompt;
 pub mod python;
 pub mod report;
 pub mod sandbox;

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success (a valid solution for `verify`), 1 an invalid solution,
 //! 2 anything that prevented a verdict (usage, I/O, a failing problem component).
 
+mod model;
 mod output;
 mod python;
 mod run;
@@ -111,7 +112,24 @@ enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// For `--policy openai` runs: a new address of the server (it moved or restarted).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
     },
+    /// Local models: make a tiny one for tests.
+    Model {
+        #[command(subcommand)]
+        action: model::ModelAction,
+    },
+    /// Serve a local model over an OpenAI-compatible HTTP API.
+    #[command(after_help = "Endpoints: GET /v1/models, POST /v1/chat/completions (messages, n, \
+        temperature, top_p, max_tokens, logprobs, stop, seed). Requests that arrive while the \
+        model is busy are sampled together in one batch. Runs on the CPU, or on an NVIDIA GPU \
+        when built with --features cuda. The first line on stdout is the base URL.\n\n\
+        Examples:\n  \
+        discover serve-model models/tiny --port 8000\n  \
+        discover run circle-packing-26 --policy openai --base-url http://127.0.0.1:8000/v1")]
+    ServeModel(model::ServeArgs),
     /// Rebuild a run's plots and print its summary.
     Report {
         /// The run directory.
@@ -164,10 +182,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { problem, solution, json, svg } => verify(&sandbox, &problem, &solution, json, svg),
-        Command::Run(args) => run::run(&sandbox, args),
+        Command::Run(args) => run::run(&sandbox, cli.cache_dir.as_deref(), args),
         Command::Setup(args) => python::setup(cli.cache_dir.as_deref(), args),
         Command::Exec(args) => python::exec(&sandbox, cli.cache_dir.as_deref(), args),
-        Command::Resume { dir, json } => run::resume(&sandbox, &dir, json),
+        Command::Resume { dir, json, base_url } => run::resume(&sandbox, cli.cache_dir.as_deref(), &dir, json, base_url),
+        Command::Model { action } => model::model(action),
+        Command::ServeModel(args) => model::serve(args),
         Command::Report { dir, json } => run::report(&dir, json),
     }
 }

@@ -172,7 +172,7 @@ pub fn exec(sandbox: &Sandbox, cache_dir: Option<&Path>, args: ExecArgs) -> Resu
     Ok(if valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn runtime_paths(cache_dir: Option<&Path>) -> Result<RuntimePaths> {
+pub(super) fn runtime_paths(cache_dir: Option<&Path>) -> Result<RuntimePaths> {
     match cache_dir {
         Some(dir) => Ok(RuntimePaths::new(dir)),
         None => RuntimePaths::user_default(),

@@ -4,6 +4,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -12,8 +14,9 @@ use serde_json::json;
 
 use crate::engine::rundir::write_atomic;
 use crate::engine::{Objective, Reuse, Run, RunDir, Settings, State, StepReport};
-use crate::policy::{Numeric, Policy, Restarts};
-use crate::problem::env::ProblemEnv;
+use crate::policy::{LlmPolicy, LocalSampler, Numeric, OpenAiSampler, OpenAiSettings, Policy, Restarts};
+use crate::problem::env::{ProblemEnv, PythonCandidates};
+use crate::python;
 use crate::problem::{is_path, solution_json, Problem, Spec};
 use crate::report;
 use crate::sandbox::Sandbox;
@@ -22,10 +25,14 @@ use crate::sandbox::Sandbox;
 pub struct RunArgs {
     /// A built-in problem id, or the path of a problem component (.wasm).
     problem: String,
-    /// Who proposes: `numeric` (Gaussian proposals + refine, trained) or
-    /// `restarts` (fresh initial states + refine: the baseline).
+    /// Who proposes: `numeric` (Gaussian proposals + refine, trained),
+    /// `restarts` (fresh initial states + refine: the baseline), `openai` (an
+    /// OpenAI-compatible server writes Python programs; sampling only) or
+    /// `local` (a model directory in this process writes them; sampling only).
     #[arg(long, value_enum, default_value_t = PolicyKind::Numeric)]
     policy: PolicyKind,
+    #[command(flatten)]
+    llm: LlmArgs,
     /// Training steps.
     #[arg(long, default_value_t = 100)]
     steps: u32,
@@ -79,6 +86,146 @@ pub struct RunArgs {
 pub enum PolicyKind {
     Numeric,
     Restarts,
+    Openai,
+    Local,
+}
+
+impl PolicyKind {
+    fn writes_programs(self) -> bool {
+        matches!(self, PolicyKind::Openai | PolicyKind::Local)
+    }
+}
+
+/// Flags of the LLM policies (`--policy openai`, `--policy local`).
+#[derive(Args, Debug)]
+#[command(next_help_heading = "LLM policies (--policy openai | local)")]
+pub struct LlmArgs {
+    /// openai: the server's base URL, up to /v1.
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// openai: the model id [default: the first the server lists].
+    /// local: the model directory (config.json, tokenizer.json, *.safetensors).
+    #[arg(long, value_name = "ID|DIR")]
+    model: Option<String>,
+    /// openai: the environment variable that holds the API key.
+    #[arg(long, value_name = "VAR", default_value = "OPENAI_API_KEY")]
+    api_key_env: String,
+    /// Sampling temperature (the paper samples at 1).
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f64,
+    /// Nucleus sampling: keep the most likely tokens up to this mass.
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f64,
+    /// Most tokens per completion.
+    #[arg(long, default_value_t = 4096)]
+    max_tokens: u32,
+    /// openai: completions per request (`n`) [default: a group's k in one request].
+    #[arg(long)]
+    n_per_request: Option<usize>,
+    /// openai: requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// openai: retries of a failing request (429, 5xx, time-outs, malformed replies).
+    #[arg(long, default_value_t = 5)]
+    retries: u32,
+    /// openai: seconds one request may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    request_timeout: f64,
+    /// openai: seconds before the first retry (doubling each time).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    retry_backoff: f64,
+    /// Seconds each program has (BUDGET_SECONDS) [default: the problem's budget].
+    #[arg(long, value_name = "SECONDS")]
+    program_seconds: Option<f64>,
+    /// Memory of each program, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    program_memory: usize,
+}
+
+/// How an LLM policy samples and its programs run. Stored in config.toml.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LlmConfig {
+    /// `--policy openai`: the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openai: Option<OpenAiSettings>,
+    /// `--policy local`: the model directory (absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_dir: Option<PathBuf>,
+    pub temperature: f64,
+    pub top_p: f64,
+    pub max_tokens: u32,
+    /// `None`: the problem's budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_seconds: Option<f64>,
+    pub program_memory_mib: usize,
+}
+
+impl LlmArgs {
+    fn config(&self, policy: PolicyKind) -> Result<Option<LlmConfig>> {
+        if !policy.writes_programs() {
+            if self.base_url.is_some() || self.model.is_some() {
+                bail!("--base-url and --model are for --policy openai or local");
+            }
+            return Ok(None);
+        }
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            bail!("--temperature must be >= 0, got {}", self.temperature);
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            bail!("--top-p must be in (0, 1], got {}", self.top_p);
+        }
+        if self.max_tokens == 0 {
+            bail!("--max-tokens must be at least 1");
+        }
+        if let Some(t) = self.program_seconds {
+            if !(t.is_finite() && t > 0.0) {
+                bail!("--program-seconds must be a positive number of seconds");
+            }
+        }
+        if self.program_memory < 256 {
+            bail!("--program-memory must be at least 256 MiB (the interpreter alone takes about 130)");
+        }
+        let (openai, model_dir) = match policy {
+            PolicyKind::Openai => {
+                let Some(base_url) = self.base_url.clone() else {
+                    bail!("--policy openai needs --base-url (e.g. http://127.0.0.1:8000/v1, where `discover serve-model` listens)");
+                };
+                let settings = OpenAiSettings {
+                    base_url,
+                    model: self.model.clone(),
+                    api_key_env: self.api_key_env.clone(),
+                    temperature: self.temperature,
+                    top_p: self.top_p,
+                    max_tokens: self.max_tokens,
+                    n_per_request: self.n_per_request.unwrap_or(0),
+                    concurrency: self.concurrency,
+                    retries: self.retries,
+                    timeout_seconds: self.request_timeout,
+                    backoff_seconds: self.retry_backoff,
+                };
+                (Some(settings), None)
+            }
+            _ => {
+                let Some(dir) = &self.model else {
+                    bail!("--policy local needs --model DIR (a model directory; `discover model new-tiny DIR` makes a small one)");
+                };
+                if self.base_url.is_some() {
+                    bail!("--base-url is for --policy openai");
+                }
+                let dir = std::fs::canonicalize(dir).with_context(|| format!("model directory {dir}"))?;
+                (None, Some(dir))
+            }
+        };
+        Ok(Some(LlmConfig {
+            openai,
+            model_dir,
+            temperature: self.temperature,
+            top_p: self.top_p,
+            max_tokens: self.max_tokens,
+            program_seconds: self.program_seconds,
+            program_memory_mib: self.program_memory,
+        }))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -109,6 +256,8 @@ pub struct RunConfig {
     /// For reports only: the problem's best known value when the run started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_known: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmConfig>,
     pub settings: Settings,
 }
 
@@ -126,8 +275,9 @@ impl RunArgs {
                 bail!("--policy restarts ignores start states; --reuse {} has no effect (drop it)", r.name())
             }
             (PolicyKind::Restarts, _) => Reuse::None,
-            (PolicyKind::Numeric, r) => r.unwrap_or(Reuse::Puct),
+            (_, r) => r.unwrap_or(Reuse::Puct),
         };
+        let llm = self.llm.config(self.policy)?;
         if !(self.sigma.is_finite() && self.sigma > 0.0 && self.sigma <= 1.0) {
             bail!("--sigma must be in (0, 1], got {}", self.sigma);
         }
@@ -163,7 +313,7 @@ impl RunArgs {
             time_limit_seconds: self.time_limit,
         };
         settings.check()?;
-        Ok(RunConfig { problem, policy: self.policy, effort: self.effort, sigma: self.sigma, lr: self.lr, best_known: None, settings })
+        Ok(RunConfig { problem, policy: self.policy, effort: self.effort, sigma: self.sigma, lr: self.lr, best_known: None, llm, settings })
     }
 }
 
@@ -174,15 +324,49 @@ impl RunConfig {
             .with_context(|| format!("{} is damaged", dir.path("config.toml").display()))
     }
 
-    fn policy(&self, spec: &Spec) -> Box<dyn Policy> {
-        match self.policy {
+    fn policy(&self, spec: &Spec) -> Result<Box<dyn Policy>> {
+        let llm = || self.llm.as_ref().context("config.toml has no [llm] table for an LLM policy");
+        Ok(match self.policy {
             PolicyKind::Numeric => Box::new(Numeric::new(spec.shape.multiple_of as usize, self.sigma, self.lr)),
             PolicyKind::Restarts => Box::new(Restarts),
-        }
+            PolicyKind::Openai => {
+                let llm = llm()?;
+                let settings = llm.openai.clone().context("config.toml has no [llm.openai] table")?;
+                let sampler = OpenAiSampler::new(settings)?;
+                Box::new(LlmPolicy::new("openai", Box::new(sampler), spec, llm.program_seconds(spec)))
+            }
+            PolicyKind::Local => {
+                let llm = llm()?;
+                let dir = llm.model_dir.as_ref().context("config.toml names no model directory")?;
+                let model = discover_llm::LocalModel::load(dir, &discover_llm::default_device())?;
+                let sampler = LocalSampler { model, temperature: llm.temperature, top_p: llm.top_p, max_tokens: llm.max_tokens as usize };
+                Box::new(LlmPolicy::new("local", Box::new(sampler), spec, llm.program_seconds(spec)))
+            }
+        })
     }
 }
 
-pub fn run(sandbox: &Sandbox, args: RunArgs) -> Result<ExitCode> {
+impl LlmConfig {
+    fn program_seconds(&self, spec: &Spec) -> f64 {
+        self.program_seconds.unwrap_or(spec.budgets.candidate_seconds as f64)
+    }
+
+    /// The sandbox for the programs: the runtime `discover setup` made, and
+    /// each program's limits (the deadline leaves 10% + 5 s of slack for the
+    /// interpreter and the result).
+    fn python(&self, spec: &Spec, cache_dir: Option<&Path>) -> Result<PythonCandidates> {
+        let runtime = python::Runtime::load(&super::python::runtime_paths(cache_dir)?)?;
+        let budget_seconds = self.program_seconds(spec);
+        let limits = python::Limits {
+            deadline: Duration::from_secs_f64(budget_seconds * 1.1 + 5.0),
+            memory_bytes: self.program_memory_mib << 20,
+            ..python::Limits::default()
+        };
+        Ok(PythonCandidates { runtime: Arc::new(runtime), limits, budget_seconds })
+    }
+}
+
+pub fn run(sandbox: &Sandbox, cache_dir: Option<&Path>, args: RunArgs) -> Result<ExitCode> {
     let mut config = args.config()?;
     let problem = Problem::load(sandbox, &config.problem)?;
     config.best_known = problem.spec().best_known.as_ref().map(|b| b.value);
@@ -192,12 +376,19 @@ pub fn run(sandbox: &Sandbox, args: RunArgs) -> Result<ExitCode> {
     });
     let dir = RunDir::create(&out)?;
     dir.write_config(&toml::to_string(&config).context("writing config.toml")?)?;
-    drive(&problem, &config, &dir, None, args.json)
+    drive(&problem, &config, &dir, cache_dir, None, args.json)
 }
 
-pub fn resume(sandbox: &Sandbox, root: &Path, json: bool) -> Result<ExitCode> {
+pub fn resume(sandbox: &Sandbox, cache_dir: Option<&Path>, root: &Path, json: bool, base_url: Option<String>) -> Result<ExitCode> {
     let dir = RunDir::open(root)?;
-    let config = RunConfig::read(&dir)?;
+    let mut config = RunConfig::read(&dir)?;
+    if let Some(url) = base_url {
+        match config.llm.as_mut().and_then(|l| l.openai.as_mut()) {
+            Some(openai) => openai.base_url = url,
+            None => bail!("--base-url only applies to runs with --policy openai"),
+        }
+        dir.write_config(&toml::to_string(&config).context("writing config.toml")?)?;
+    }
     let checkpoint = dir.load_checkpoint()?;
     match &checkpoint {
         // Events after the checkpoint belong to a step that will run again.
@@ -206,7 +397,7 @@ pub fn resume(sandbox: &Sandbox, root: &Path, json: bool) -> Result<ExitCode> {
         None => write_atomic(&dir.path("events.jsonl"), b"")?,
     }
     let problem = Problem::load(sandbox, &config.problem)?;
-    drive(&problem, &config, &dir, checkpoint, json)
+    drive(&problem, &config, &dir, cache_dir, checkpoint, json)
 }
 
 /// Run steps until the run is finished, keeping `best/` and the progress line
@@ -215,12 +406,20 @@ fn drive(
     problem: &Problem,
     config: &RunConfig,
     dir: &RunDir,
+    cache_dir: Option<&Path>,
     checkpoint: Option<crate::engine::Checkpoint>,
     json: bool,
 ) -> Result<ExitCode> {
     let spec = problem.spec();
-    let env = ProblemEnv::new(problem, config.effort);
-    let mut policy = config.policy(spec);
+    let mut env = ProblemEnv::new(problem, config.effort);
+    if let Some(llm) = &config.llm {
+        env = env.with_python(llm.python(spec, cache_dir)?);
+    }
+    let mut policy = config.policy(spec)?;
+    let trains = policy.trains();
+    if !trains && config.policy.writes_programs() && !json {
+        eprintln!("note: --policy {} samples only: a frozen policy searching with reuse (no test-time training)", policy.name());
+    }
     let settings = config.settings.clone();
     let mut run = match checkpoint {
         Some(c) => Run::resume(settings, spec.direction, &env, policy.as_mut(), Some(dir), c)?,
@@ -230,7 +429,21 @@ fn drive(
     let mut progress = Progress::new(!json && std::io::stderr().is_terminal(), config);
     let mut rollouts = 0;
     while !run.finished() {
-        let report = run.step()?;
+        let report = match run.step() {
+            Ok(r) => r,
+            Err(e) => {
+                progress.done();
+                // The failed step left nothing behind but this line; the
+                // checkpoint is the last complete step's.
+                let _ = dir.append_events(&[json!({"type": "error", "step": run.step + 1, "message": format!("{e:#}")})]);
+                return Err(e.context(format!(
+                    "step {} failed; the run stopped after step {} and `discover resume {}` continues it",
+                    run.step + 1,
+                    run.step,
+                    dir.root().display()
+                )));
+            }
+        };
         rollouts += report.rollouts;
         if report.new_best {
             write_best(problem, dir, run.buffer.best())?;
@@ -238,6 +451,7 @@ fn drive(
         progress.show(&report);
     }
     progress.done();
+    let policy_name = run.policy_name();
     report::write_plots(dir, &spec.id, config.best_known)?;
     let best = run.buffer.best();
     let summary = json!({
@@ -251,6 +465,8 @@ fn drive(
         "best_step": best.step,
         "best_known": config.best_known,
         "best_solution": dir.path("best/solution.json"),
+        "policy": policy_name,
+        "trained": trains,
     });
     if json {
         println!("{summary}");
@@ -294,6 +510,11 @@ fn print_summary(s: &serde_json::Value) {
         println!("best known {known} (difference {:+.3e})", num("best_score") - known);
     }
     println!("best solution: {}", s["best_solution"].as_str().unwrap_or("?"));
+    if let (Some(policy), Some(false)) = (s["policy"].as_str(), s["trained"].as_bool()) {
+        if matches!(policy, "openai" | "local") {
+            println!("policy {policy}: sampling only (a frozen policy searching with reuse; no training)");
+        }
+    }
 }
 
 /// `discover report DIR`: rebuild the plots and print the summary from the files.

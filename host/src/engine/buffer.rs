@@ -59,6 +59,9 @@ pub struct State {
     /// The tail of that program's output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdout: Option<String>,
+    /// The score of the state the rollout started from ("before -> after" in prompts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<f64>,
     pub initial: bool,
     /// n: rollouts started from this state or any of its descendants.
     pub visits: u64,
@@ -76,6 +79,7 @@ pub struct NewState {
     pub value: f64,
     pub code: Option<String>,
     pub stdout: Option<String>,
+    pub before: Option<f64>,
 }
 
 /// The buffer, serialised whole into each step's checkpoint.
@@ -143,6 +147,7 @@ impl Buffer {
             value: s.value,
             code: s.code,
             stdout: s.stdout,
+            before: s.before,
             initial,
             visits: 0,
             best_child: None,
@@ -334,6 +339,7 @@ mod tests {
             value,
             code: None,
             stdout: None,
+            before: None,
         }
     }
 

@@ -33,6 +33,38 @@ pub enum Action {
     /// Ignore the start state: begin from the problem's initial state for `seed`
     /// (the random-restarts baseline).
     Restart { seed: u64 },
+    /// An LLM policy's answer and the program in it.
+    Completion(Box<Completion>),
+}
+
+impl Action {
+    /// Prompt and completion tokens, for actions that cost tokens.
+    pub fn tokens(&self) -> Option<(u64, u64)> {
+        match self {
+            Action::Completion(c) => Some((c.prompt_tokens, c.completion_tokens)),
+            _ => None,
+        }
+    }
+}
+
+/// What an LLM policy wrote for one rollout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Completion {
+    pub text: String,
+    /// The last fenced code block (see `prompt::extract_code`); `None` makes
+    /// the rollout a failure with reward 0.
+    pub code: Option<String>,
+    /// Why sampling stopped: `stop` or `length`.
+    pub finish: String,
+    /// Tokens of the prompt (shared by the group) and of this completion.
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// The sampled token ids and the sampler's log-prob of each, where the
+    /// policy has them (a local model); what training needs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logprobs: Vec<f32>,
 }
 
 /// A solution the environment produced and the verifier accepted.

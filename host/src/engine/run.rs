@@ -122,6 +122,7 @@ impl<'a> Run<'a> {
                 value,
                 code: state.code,
                 stdout: state.stdout,
+                before: None,
             });
         }
         let buffer = Buffer::new(initial);
@@ -152,6 +153,10 @@ impl<'a> Run<'a> {
             step: checkpoint.step,
             elapsed_seconds: checkpoint.elapsed_seconds,
         })
+    }
+
+    pub fn policy_name(&self) -> &'static str {
+        self.policy.name()
     }
 
     /// Whether the run has done all its steps or used its time.
@@ -185,10 +190,13 @@ impl<'a> Run<'a> {
             .into_iter()
             .map(|id| self.buffer.get(id).expect("selected states are live").clone())
             .collect();
+        let mut rngs: Vec<Rng> = (0..starts.len()).map(|g| Rng::derive(self.settings.seed, &[step as u64, g as u64])).collect();
+        let groups = self.policy.sample_groups(&starts, k, &mut rngs)?;
+        if groups.len() != starts.len() || groups.iter().any(|g| g.len() != k) {
+            bail!("policy {} returned the wrong number of actions", self.policy.name());
+        }
         let mut jobs = Vec::with_capacity(starts.len() * k);
-        for (g, start) in starts.iter().enumerate() {
-            let mut rng = Rng::derive(self.settings.seed, &[step as u64, g as u64]);
-            let actions = self.policy.sample(start, k, &mut rng);
+        for (g, actions) in groups.into_iter().enumerate() {
             jobs.extend(actions.into_iter().enumerate().map(|(i, action)| Job { group: g, index: i, action }));
         }
 
@@ -199,6 +207,7 @@ impl<'a> Run<'a> {
         let mut rewards: Vec<Vec<f64>> = vec![Vec::with_capacity(k); starts.len()];
         let mut events = Vec::with_capacity(jobs.len() + 1);
         let (mut failures, mut inserted) = (0, 0);
+        let mut tokens: Option<(u64, u64)> = None;
         for (job, (outcome, seconds)) in jobs.iter().zip(outcomes) {
             let start = starts[job.group].id;
             self.buffer.record_rollout(start);
@@ -207,6 +216,11 @@ impl<'a> Run<'a> {
                 "type": "rollout", "step": step, "group": job.group, "index": job.index,
                 "start": start, "seconds": seconds,
             });
+            if let Some((p, c)) = job.action.tokens() {
+                event["tokens"] = json!({"prompt": p, "completion": c});
+                let (tp, tc) = tokens.unwrap_or((0, 0));
+                tokens = Some((tp + p, tc + c));
+            }
             let value = match scored {
                 Ok((evaluated, value)) => {
                     self.buffer.record_child_value(start, value);
@@ -220,6 +234,7 @@ impl<'a> Run<'a> {
                         value,
                         code: evaluated.code,
                         stdout: evaluated.stdout,
+                        before: Some(starts[job.group].score),
                     }) {
                         Ok(id) => {
                             inserted += 1;
@@ -291,6 +306,13 @@ impl<'a> Run<'a> {
             "max": betas.iter().copied().reduce(f64::max),
         });
         step_event["policy"] = policy_stats;
+        let sampling = self.policy.sample_stats();
+        if !sampling.is_null() {
+            step_event["sampling"] = sampling;
+        }
+        if let Some((p, c)) = tokens {
+            step_event["tokens"] = json!({"prompt": p, "completion": c});
+        }
         events.push(step_event);
         if let Some(dir) = self.dir {
             dir.append_events(&events)?;

@@ -5,15 +5,22 @@
 //!   learnable mean shift and scale, trained by the entropic policy gradient.
 //! - [`Restarts`]: the baseline a user would run without us: the problem's
 //!   initial state for a fresh seed each time, then the same `refine`.
+//! - [`LlmPolicy`]: prompts from start states, completions from a [`Sampler`]
+//!   (an OpenAI-compatible server, or a local model), programs run in the
+//!   Python sandbox. Sampling only for now.
 
+pub mod llm;
 pub mod numeric;
+pub mod openai;
 
 use anyhow::Result;
 use serde_json::Value;
 
 use crate::engine::{Action, Rng, State};
 
+pub use llm::{LlmPolicy, LocalSampler, Sampler};
 pub use numeric::Numeric;
+pub use openai::{OpenAiSampler, OpenAiSettings};
 
 /// A policy: sample a group of actions for a start state; update from a batch of
 /// (action, advantage) pairs. One `update` per training step.
@@ -22,6 +29,25 @@ pub trait Policy: Send {
 
     /// `k` actions for rollouts from `start`. Randomness comes only from `rng`.
     fn sample(&mut self, start: &State, k: usize, rng: &mut Rng) -> Vec<Action>;
+
+    /// `k` actions for each start state, group `g` drawing on `rngs[g]`. Policies
+    /// that sample remotely or in batches override this to do the groups at
+    /// once; an error (a server that stays down) aborts the step, which the run
+    /// can then resume.
+    fn sample_groups(&mut self, starts: &[State], k: usize, rngs: &mut [Rng]) -> Result<Vec<Vec<Action>>> {
+        Ok(starts.iter().zip(rngs.iter_mut()).map(|(s, rng)| self.sample(s, k, rng)).collect())
+    }
+
+    /// Figures about sampling since the last call (requests, retries), for the
+    /// step's event line.
+    fn sample_stats(&mut self) -> Value {
+        Value::Null
+    }
+
+    /// Whether `update` trains (false: a frozen policy searching with reuse).
+    fn trains(&self) -> bool {
+        true
+    }
 
     /// One optimiser step on the policy-gradient loss with these advantages;
     /// returns figures for the step's event line.
@@ -41,6 +67,10 @@ pub struct Restarts;
 impl Policy for Restarts {
     fn name(&self) -> &'static str {
         "restarts"
+    }
+
+    fn trains(&self) -> bool {
+        false
     }
 
     fn sample(&mut self, _start: &State, k: usize, rng: &mut Rng) -> Vec<Action> {

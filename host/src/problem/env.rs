@@ -2,12 +2,16 @@
 //!
 //! A numeric proposal becomes a state by perturb -> `repair` -> `refine(effort)`
 //! -> `evaluate`, each step used only where the problem offers it; a restart
-//! starts from `initial(seed)` instead of a perturbation. Every call runs in a
-//! fresh sandboxed instance under the problem's limits.
+//! starts from `initial(seed)` instead of a perturbation. An LLM's completion
+//! becomes one by running its program in the Python sandbox from the start
+//! state's solution, then `evaluate` (no repair, no refine: the program is the
+//! whole proposal). Every call runs in a fresh sandboxed instance.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use crate::engine::{Action, Environment, Evaluated, Failure, State};
+use crate::engine::{Action, Completion, Environment, Evaluated, Failure, State};
+use crate::python::{self, Candidate, Outcome};
 
 use super::{Problem, SandboxError, Solution};
 
@@ -18,11 +22,70 @@ pub struct ProblemEnv<'p, 's> {
     /// Cleared the first time the problem answers `none` (then not asked again).
     offers_repair: AtomicBool,
     offers_refine: AtomicBool,
+    /// Where programs run, for completions.
+    python: Option<PythonCandidates>,
+}
+
+/// The Python sandbox and the limits of one program.
+#[derive(Clone)]
+pub struct PythonCandidates {
+    pub runtime: Arc<python::Runtime>,
+    pub limits: python::Limits,
+    /// `BUDGET_SECONDS` of each program (the deadline adds slack).
+    pub budget_seconds: f64,
 }
 
 impl<'p, 's> ProblemEnv<'p, 's> {
     pub fn new(problem: &'p Problem<'s>, effort: u32) -> ProblemEnv<'p, 's> {
-        ProblemEnv { problem, effort, offers_repair: AtomicBool::new(true), offers_refine: AtomicBool::new(effort > 0) }
+        ProblemEnv {
+            problem,
+            effort,
+            offers_repair: AtomicBool::new(true),
+            offers_refine: AtomicBool::new(effort > 0),
+            python: None,
+        }
+    }
+
+    /// Run completions' programs with `python`.
+    pub fn with_python(mut self, python: PythonCandidates) -> Self {
+        self.python = Some(python);
+        self
+    }
+
+    fn run_program(&self, start: &State, completion: &Completion) -> Result<Evaluated, Failure> {
+        let Some(code) = &completion.code else {
+            return Err(Failure {
+                kind: "no-code".into(),
+                message: format!(
+                    "the completion has no ```{} code block ({} tokens, finish: {})",
+                    crate::prompt::LANGUAGE,
+                    completion.completion_tokens,
+                    completion.finish
+                ),
+            });
+        };
+        let Some(py) = &self.python else {
+            return Err(Failure { kind: "no-runtime".into(), message: "this environment runs no programs".into() });
+        };
+        let candidate = Candidate {
+            program: code.clone(),
+            parent: start.solution.values.clone(),
+            max_len: self.problem.spec().shape.max_len as usize,
+            budget_seconds: py.budget_seconds,
+        };
+        let report = py
+            .runtime
+            .run(&candidate, &py.limits)
+            .map_err(|e| Failure { kind: "sandbox".into(), message: format!("{e:#}") })?;
+        let values = match report.outcome {
+            Outcome::Ok { values } => values,
+            other => return Err(Failure { kind: other.name().into(), message: other.summary() }),
+        };
+        let solution = Solution { values, text: start.solution.text.clone() };
+        let mut evaluated = self.score(solution)?;
+        evaluated.code = Some(code.clone());
+        evaluated.stdout = Some(report.stdout_tail);
+        Ok(evaluated)
     }
 
     fn score(&self, solution: Solution) -> Result<Evaluated, Failure> {
@@ -72,6 +135,7 @@ impl Environment for ProblemEnv<'_, '_> {
                 Solution { values: values.clone(), text: start.solution.text.clone() }
             }
             Action::Restart { seed } => self.problem.initial(*seed).map_err(sandbox_failure)?,
+            Action::Completion(completion) => return self.run_program(start, completion),
         };
         let repaired = self.optional(&self.offers_repair, proposal, |s| self.problem.repair(s))?;
         let refined = self.optional(&self.offers_refine, repaired, |s| self.problem.refine(s, self.effort))?;
