@@ -22,6 +22,9 @@ Tasks:
   bench python [--workers N] [--trivial N] [--numpy N]
                                   Python candidates in the sandbox against native python3:
                                   start time, candidates/s, peak memory (after `setup`)
+  bench llm [--tokens N] [--prompt N]
+                                  Sampling throughput (tokens/s) of the local LLM runtime
+                                  on random-weight models, 1/4/16 completions at once
   setup [--wheel FILE] [--force]  Fetch and compile the Python sandbox runtime into the
                                   cache (runs `discover setup`; once per machine)
   toolchain                       Say which wasm32 toolchain guests are built with
@@ -74,7 +77,7 @@ fn run(args: &[String]) -> Result<()> {
             println!("{}", path.display());
             Ok(())
         }
-        Some("bench") if matches!(args.get(1).map(String::as_str), Some("verify" | "ablation" | "python")) => {
+        Some("bench") if matches!(args.get(1).map(String::as_str), Some("verify" | "ablation" | "python" | "llm")) => {
             let status = Command::new(env!("CARGO"))
                 .current_dir(&root)
                 .args(["bench", "--quiet", "--package", "discover", "--bench", &args[1], "--"])

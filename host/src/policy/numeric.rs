@@ -151,6 +151,7 @@ mod tests {
             value: 0.0,
             code: None,
             stdout: None,
+            before: None,
             initial: true,
             visits: 0,
             best_child: None,

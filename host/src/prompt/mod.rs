@@ -126,6 +126,62 @@ pub fn extract_code(completion: &str, language: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::problem::{BestKnown, Budgets, Shape, Solution};
+
+    fn spec() -> Spec {
+        Spec {
+            id: "toy".into(),
+            title: "Toy packing".into(),
+            statement: "Pack things.".into(),
+            direction: Direction::Maximize,
+            best_known: Some(BestKnown { value: 2.635, source: "the literature".into() }),
+            shape: Shape { min_len: 30, max_len: 30, multiple_of: 3 },
+            budgets: Budgets::default(),
+        }
+    }
+
+    fn state(code: Option<&str>, stdout: Option<&str>, before: Option<f64>) -> State {
+        State {
+            id: 4,
+            parent: before.map(|_| 1),
+            step: 2,
+            solution: Solution::new((0..30).map(|i| i as f64 / 8.0).collect()),
+            score: 2.5,
+            value: 2.5,
+            code: code.map(str::to_string),
+            stdout: stdout.map(str::to_string),
+            before,
+            initial: before.is_none(),
+            visits: 0,
+            best_child: None,
+        }
+    }
+
+    #[test]
+    fn a_prompt_has_everything_the_algorithm_lists() {
+        let long_output = format!("{}THE END", "x".repeat(2000));
+        let messages = render(&spec(), "CONTRACT", &state(Some("def solve(p, x):\n    return x"), Some(&long_output), Some(2.25)), 120.0);
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0].role, "system");
+        let user = &messages[1].content;
+        for needle in ["Toy packing", "Pack things.", "higher is better", "2.635", "the literature", "CONTRACT",
+            "Budget: 120 seconds", "Score 2.25 -> 2.5", "def solve(p, x):", "THE END", "0.125", "(30 values in all)"] {
+            assert!(user.contains(needle), "missing {needle:?} in\n{user}");
+        }
+        // Only the tail of the output: 500 characters, ending in THE END.
+        assert!(!user.contains(&"x".repeat(501)));
+        assert!(user.contains(&format!("{}THE END", "x".repeat(493))));
+        // The parent's own code is in a block, but the reply's program is what counts.
+        assert_eq!(extract_code(user, LANGUAGE).as_deref(), Some("def solve(p, x):\n    return x"));
+    }
+
+    #[test]
+    fn an_initial_state_has_no_program_and_no_before() {
+        let user = &render(&spec(), "C", &state(None, None, None), 60.0)[1].content;
+        assert!(user.contains("a starting construction"), "{user}");
+        assert!(!user.contains("The program that produced it"));
+        assert!(!user.contains("printed"));
+    }
 
     #[test]
     fn the_last_python_block_wins() {

@@ -1,0 +1,77 @@
+//! Sampling throughput of the local LLM runtime, on this machine, in one run.
+//!
+//! Run with `cargo xtask bench llm [--tokens N] [--prompt N]` (or `cargo bench -p
+//! discover --bench llm -- ...`; add `--features cuda` for a GPU). Random-weight
+//! models of two sizes (the tiny test model and a ~50M-parameter Qwen2 shape)
+//! are written to a temporary directory and loaded like any model directory.
+//!
+//! Prints, per model: prefill tokens/s of one prompt, and decode tokens/s with
+//! 1, 4 and 16 completions of that prompt sampled together, each as a ratio to
+//! one completion alone (the baseline measured in the same run). Completions
+//! never stop early: the end-of-sequence tokens are dropped from the tokenizer
+//! config so that every row samples exactly N tokens.
+
+use std::time::Instant;
+
+use discover_llm::tiny::{self, TinySpec};
+use discover_llm::{default_device, Arch, LocalModel, Request, SamplingParams};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let flag = |name: &str, default: usize| -> usize {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number")))
+            .unwrap_or(default)
+    };
+    let tokens = flag("--tokens", 64);
+    let prompt_len = flag("--prompt", 512);
+    let device = default_device();
+    println!("device: {device:?}; {prompt_len}-token prompt, {tokens} new tokens per completion");
+    let shapes = [
+        ("tiny (test model)", TinySpec::default()),
+        (
+            "small (Qwen2 shape)",
+            TinySpec { arch: Arch::Qwen2, hidden_size: 512, layers: 8, heads: 8, kv_heads: 2, intermediate_size: 1536, ..TinySpec::default() },
+        ),
+    ];
+    for (label, spec) in shapes {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let config = tiny::write(dir.path(), &spec).expect("writing the model");
+        // No end-of-sequence: every completion runs to max_tokens.
+        let gen = dir.path().join("generation_config.json");
+        std::fs::write(&gen, "{\"eos_token_id\": []}").unwrap();
+        let cfg_path = dir.path().join("config.json");
+        let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+        cfg["eos_token_id"] = serde_json::json!(config.vocab_size + 1000); // never sampled
+        std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+        let tc = dir.path().join("tokenizer_config.json");
+        let text = std::fs::read_to_string(&tc).unwrap().replace("\"<|im_end|>\"", "null");
+        std::fs::write(&tc, text).unwrap();
+        let model = LocalModel::load(dir.path(), &device).expect("loading the model");
+        let prompt: Vec<u32> = (0..prompt_len as u32).map(|i| (i * 7919) % 256).collect();
+        let run = |rows: usize, max_tokens: usize| -> (f64, usize) {
+            let requests: Vec<Request> = (0..rows)
+                .map(|i| Request { prompt: prompt.clone(), params: SamplingParams { max_tokens, seed: i as u64, ..Default::default() } })
+                .collect();
+            let t = Instant::now();
+            let out = model.generate(&requests).expect("sampling");
+            (t.elapsed().as_secs_f64(), out.iter().map(|g| g.tokens.len()).sum())
+        };
+        run(1, 4); // warm-up
+        // Prefill alone: one new token.
+        let (prefill, _) = run(1, 1);
+        println!("\n{label}: {} parameters", config.parameters());
+        println!("  prefill            {:>10.0} tokens/s", prompt_len as f64 / prefill);
+        let mut base = None;
+        for rows in [1, 4, 16] {
+            let (secs, n) = run(rows, tokens);
+            assert_eq!(n, rows * tokens, "every row samples exactly --tokens tokens");
+            // Decode rate: the completions' tokens over the time after the prefill.
+            let rate = n as f64 / (secs - prefill).max(1e-9);
+            let ratio = rate / *base.get_or_insert(rate);
+            println!("  decode, {rows:>2} at once  {rate:>10.0} tokens/s  ({ratio:.2}x one alone)");
+        }
+    }
+}
