@@ -16,15 +16,11 @@ use std::time::Instant;
 use discover_llm::tiny::{self, TinySpec};
 use discover_llm::{default_device, Arch, LocalModel, Request, SamplingParams};
 
+#[path = "flags.rs"]
+mod flags;
+use flags::flag;
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let flag = |name: &str, default: usize| -> usize {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number")))
-            .unwrap_or(default)
-    };
     let tokens = flag("--tokens", 64);
     let prompt_len = flag("--prompt", 512);
     let device = default_device();
@@ -40,8 +36,8 @@ fn main() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let config = tiny::write(dir.path(), &spec).expect("writing the model");
         // No end-of-sequence: every completion runs to max_tokens.
-        let gen = dir.path().join("generation_config.json");
-        std::fs::write(&gen, "{\"eos_token_id\": []}").unwrap();
+        let gen_config = dir.path().join("generation_config.json");
+        std::fs::write(&gen_config, "{\"eos_token_id\": []}").unwrap();
         let cfg_path = dir.path().join("config.json");
         let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
         cfg["eos_token_id"] = serde_json::json!(config.vocab_size + 1000); // never sampled

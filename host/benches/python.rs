@@ -27,15 +27,11 @@ def solve(parent, x):\n    a = np.random.default_rng(0).random((200, 200))\n    
 const HOG: &str = "import numpy as np, time\n\
 def solve(parent, x):\n    a = np.ones(25_000_000)\n    time.sleep(0.5)\n    return list(x + a[:1].sum())\n";
 
+#[path = "flags.rs"]
+mod flags;
+use flags::flag;
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let flag = |name: &str, default: usize| -> usize {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number")))
-            .unwrap_or(default)
-    };
     let workers = flag("--workers", std::thread::available_parallelism().map_or(2, |n| n.get()));
     let trivial_n = flag("--trivial", 200);
     let numpy_n = flag("--numpy", 40);

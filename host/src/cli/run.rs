@@ -168,15 +168,15 @@ impl LlmArgs {
             }
             return Ok(None);
         }
-        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
-            bail!("--temperature must be >= 0, got {}", self.temperature);
+        // The sampler's own rules, worded with its parameter names.
+        discover_llm::SamplingParams {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            max_tokens: self.max_tokens as usize,
+            ..Default::default()
         }
-        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            bail!("--top-p must be in (0, 1], got {}", self.top_p);
-        }
-        if self.max_tokens == 0 {
-            bail!("--max-tokens must be at least 1");
-        }
+        .check()
+        .context("--temperature, --top-p or --max-tokens")?;
         if let Some(t) = self.program_seconds {
             if !(t.is_finite() && t > 0.0) {
                 bail!("--program-seconds must be a positive number of seconds");
