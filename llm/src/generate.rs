@@ -15,12 +15,12 @@
 use std::collections::HashMap;
 
 use anyhow::{bail, Result};
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::model::{causal_mask, Model};
+use crate::model::{causal_mask, Model, Pass};
 use crate::tokenizer::Tokenizer;
 
 /// Prompt positions processed per forward pass while prefilling: bounds the
@@ -188,9 +188,10 @@ pub fn generate(model: &Model, tokenizer: &Tokenizer, requests: &[Request]) -> R
             &Tensor::from_vec(positions, shape, device)?,
             &causal_mask(&pads, c1 - c0, c0, device)?,
             &mut cache,
+            Pass::SAMPLE,
         )?;
         if c1 == width {
-            last_logits = Some(model.logits(&hidden.narrow(1, c1 - c0 - 1, 1)?.squeeze(1)?)?.to_vec2::<f32>()?);
+            last_logits = Some(model.logits(&hidden.narrow(1, c1 - c0 - 1, 1)?.squeeze(1)?)?.to_dtype(DType::F32)?.to_vec2::<f32>()?);
         }
     }
     let prompt_logits = last_logits.expect("the prompt has at least one chunk");
@@ -239,8 +240,9 @@ pub fn generate(model: &Model, tokenizer: &Tokenizer, requests: &[Request]) -> R
             &Tensor::from_vec(positions, (b, 1), device)?,
             &causal_mask(&pads, 1, cached, device)?,
             &mut cache,
+            Pass::SAMPLE,
         )?;
-        logits = model.logits(&hidden.squeeze(1)?)?.to_vec2::<f32>()?;
+        logits = model.logits(&hidden.squeeze(1)?)?.to_dtype(DType::F32)?.to_vec2::<f32>()?;
     }
     Ok(rows.into_iter().map(|r| r.out).collect())
 }

@@ -8,6 +8,9 @@
 //! - [`tokenizer`]: `tokenizer.json` and the chat template (minijinja).
 //! - [`generate`]: batched sampling (temperature, top-p, stop strings) that
 //!   returns token ids and the sampler's log-probs.
+//! - [`lora`]: LoRA adapters on the projections, stored as PEFT stores them.
+//! - [`train`]: the importance-sampling policy-gradient step on the adapters
+//!   (entropic advantages come from the engine), KL shaping, Adam.
 //! - [`tiny`]: random-weight model directories for tests and benchmarks.
 //! - [`serve`]: an OpenAI-compatible HTTP server over a [`LocalModel`].
 //!
@@ -15,10 +18,12 @@
 
 pub mod config;
 pub mod generate;
+pub mod lora;
 pub mod model;
 pub mod serve;
 pub mod tiny;
 pub mod tokenizer;
+pub mod train;
 
 use std::path::{Path, PathBuf};
 
@@ -27,7 +32,9 @@ use candle_core::{DType, Device};
 
 pub use config::{Arch, Config};
 pub use generate::{default_device, generate, Finish, Generation, Request, SamplingParams};
-pub use model::Model;
+pub use lora::LoraConfig;
+pub use model::{Model, Pass};
+pub use train::{Sequence, StepStats, TrainConfig, Trainer};
 pub use tokenizer::{Message, Tokenizer};
 
 /// A model directory loaded for sampling: weights, tokenizer, chat template.
@@ -42,6 +49,12 @@ pub struct LocalModel {
 impl LocalModel {
     /// Load `dir` on `device`: f32 on the CPU, bf16 on a GPU.
     pub fn load(dir: &Path, device: &Device) -> Result<LocalModel> {
+        let dtype = if device.is_cpu() { DType::F32 } else { DType::BF16 };
+        LocalModel::load_as(dir, device, dtype)
+    }
+
+    /// Load `dir` with its weights in `dtype` (f64 for gradient checks).
+    pub fn load_as(dir: &Path, device: &Device, dtype: DType) -> Result<LocalModel> {
         if !dir.is_dir() {
             bail!("{} is not a model directory (expected config.json, tokenizer.json and *.safetensors)", dir.display());
         }
@@ -55,7 +68,6 @@ impl LocalModel {
                 config.vocab_size
             );
         }
-        let dtype = if device.is_cpu() { DType::F32 } else { DType::BF16 };
         let model = Model::load(dir, config, device, dtype)?;
         let name = std::fs::canonicalize(dir)
             .ok()

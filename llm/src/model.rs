@@ -9,14 +9,38 @@
 //! Attention is causal with grouped KV heads; each row of a batch carries its
 //! own positions (prompts are left-padded) and a key-value cache grows along the
 //! time axis as tokens are generated.
+//!
+//! Every projection may carry a LoRA adapter ([`crate::lora`]). A [`Pass`] says
+//! whether a forward pass uses the adapters (off: the base model) and whether
+//! it must be differentiable (training: composed candle ops with gradients,
+//! instead of the fused kernels that have none).
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use candle_core::{DType, Device, Module, Tensor, D};
-use candle_nn::{Linear, VarBuilder};
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::VarBuilder;
 
 use crate::config::Config;
+use crate::lora::{self, Lora, LoraConfig};
+
+/// How a forward pass runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pass {
+    /// Add the LoRA adapters' terms (false: the base model).
+    pub adapters: bool,
+    /// Build a graph that `backward` can differentiate (slower, more memory).
+    pub grad: bool,
+}
+
+impl Pass {
+    /// Sampling: adapters on, fused kernels.
+    pub const SAMPLE: Pass = Pass { adapters: true, grad: false };
+    /// The base model: adapters off.
+    pub const BASE: Pass = Pass { adapters: false, grad: false };
+    /// Training: adapters on, differentiable.
+    pub const TRAIN: Pass = Pass { adapters: true, grad: true };
+}
 
 /// Keys and values seen so far, per layer: `[batch, kv_heads, time, head_dim]`.
 #[derive(Clone, Debug, Default)]
@@ -68,23 +92,76 @@ impl RmsNorm {
         Ok(RmsNorm { weight: vb.get(size, "weight")?, eps: eps as f32 })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, pass: Pass) -> Result<Tensor> {
+        // The fused kernel has neither a backward pass nor an f64 version.
+        if pass.grad || x.dtype() == DType::F64 {
+            return Ok(candle_nn::ops::rms_norm_slow(x, &self.weight, self.eps)?);
+        }
         Ok(candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps)?)
     }
 }
 
-fn linear(vb: VarBuilder, input: usize, output: usize, bias: bool) -> Result<Linear> {
+/// A projection x W^T (+ bias), with an optional LoRA adapter.
+#[derive(Clone, Debug)]
+struct Proj {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    lora: Option<Lora>,
+}
+
+impl Proj {
+    /// `x`: [.., in] -> [.., out]. The leading dimensions are flattened into
+    /// one matrix product, so a batch of rows reads the weights once.
+    fn forward(&self, x: &Tensor, pass: Pass) -> Result<Tensor> {
+        let dims = x.dims();
+        let input = *dims.last().context("a projection needs at least one dimension")?;
+        let rows = x.elem_count() / input.max(1);
+        let x2 = x.reshape((rows, input))?;
+        let mut y = x2.matmul(&self.weight.t()?)?;
+        if let Some(b) = &self.bias {
+            y = y.broadcast_add(b)?;
+        }
+        if let (true, Some(lora)) = (pass.adapters, &self.lora) {
+            y = (y + lora.forward(&x2)?)?;
+        }
+        let mut out = dims.to_vec();
+        *out.last_mut().expect("non-empty") = self.weight.dim(0)?;
+        Ok(y.reshape(out)?)
+    }
+
+    fn out_features(&self) -> usize {
+        self.weight.dim(0).unwrap_or(0)
+    }
+
+    fn in_features(&self) -> usize {
+        self.weight.dim(1).unwrap_or(0)
+    }
+}
+
+fn linear(vb: VarBuilder, input: usize, output: usize, bias: bool) -> Result<Proj> {
     let weight = vb.get((output, input), "weight")?;
     let bias = if bias { Some(vb.get(output, "bias")?) } else { None };
-    Ok(Linear::new(weight, bias))
+    Ok(Proj { weight, bias, lora: None })
+}
+
+/// The differentiable form of candle's fused `rope` (same formula): each half
+/// of the head dimension rotated by the position's angles. `cos`/`sin`: [b, s, d/2].
+fn rope_composed(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    let d = x.dim(D::Minus1)?;
+    let cos = Tensor::cat(&[cos, cos], D::Minus1)?.unsqueeze(1)?;
+    let sin = Tensor::cat(&[sin, sin], D::Minus1)?.unsqueeze(1)?;
+    let x1 = x.narrow(D::Minus1, 0, d / 2)?;
+    let x2 = x.narrow(D::Minus1, d / 2, d - d / 2)?;
+    let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
+    Ok((x.broadcast_mul(&cos)? + rotated.broadcast_mul(&sin)?)?)
 }
 
 #[derive(Clone, Debug)]
 struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    o: Linear,
+    q: Proj,
+    k: Proj,
+    v: Proj,
+    o: Proj,
     q_norm: Option<RmsNorm>,
     k_norm: Option<RmsNorm>,
     heads: usize,
@@ -121,19 +198,22 @@ impl Attention {
         sin: &Tensor,
         mask: &Tensor,
         cache: &mut Option<(Tensor, Tensor)>,
+        pass: Pass,
     ) -> Result<Tensor> {
         let (b, s, _) = x.dims3()?;
         let d = self.head_dim;
         let heads = |t: Tensor, n: usize| -> Result<Tensor> { Ok(t.reshape((b, s, n, d))?.transpose(1, 2)?.contiguous()?) };
-        let mut q = heads(self.q.forward(x)?, self.heads)?;
-        let mut k = heads(self.k.forward(x)?, self.kv_heads)?;
-        let v = heads(self.v.forward(x)?, self.kv_heads)?;
+        let mut q = heads(self.q.forward(x, pass)?, self.heads)?;
+        let mut k = heads(self.k.forward(x, pass)?, self.kv_heads)?;
+        let v = heads(self.v.forward(x, pass)?, self.kv_heads)?;
         if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
-            q = qn.forward(&q)?;
-            k = kn.forward(&k)?;
+            q = qn.forward(&q, pass)?;
+            k = kn.forward(&k, pass)?;
         }
-        let q = candle_nn::rotary_emb::rope(&q, cos, sin)?;
-        let k = candle_nn::rotary_emb::rope(&k, cos, sin)?;
+        let rope = |x: &Tensor| -> Result<Tensor> {
+            if pass.grad { rope_composed(x, cos, sin) } else { Ok(candle_nn::rotary_emb::rope(x, cos, sin)?) }
+        };
+        let (q, k) = (rope(&q)?, rope(&k)?);
         let (k, v) = match cache.take() {
             Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
             None => (k, v),
@@ -143,10 +223,15 @@ impl Attention {
         let (k, v) = (repeat_kv(&k, rep)?, repeat_kv(&v, rep)?);
         let scale = 1.0 / (d as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
-        // Softmax in f32 even for half-precision weights.
-        let probs = candle_nn::ops::softmax_last_dim(&scores.to_dtype(DType::F32)?)?.to_dtype(v.dtype())?;
-        let out = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, s, self.heads * d))?;
-        Ok(self.o.forward(&out)?)
+        // Softmax in f32 even for half-precision weights (f64 stays f64).
+        let scores = if scores.dtype() == DType::F64 { scores } else { scores.to_dtype(DType::F32)? };
+        let probs = if pass.grad {
+            candle_nn::ops::softmax(&scores, D::Minus1)?
+        } else {
+            candle_nn::ops::softmax_last_dim(&scores)?
+        };
+        let out = probs.to_dtype(v.dtype())?.matmul(&v)?.transpose(1, 2)?.reshape((b, s, self.heads * d))?;
+        self.o.forward(&out, pass)
     }
 }
 
@@ -161,15 +246,15 @@ fn repeat_kv(x: &Tensor, rep: usize) -> Result<Tensor> {
 
 #[derive(Clone, Debug)]
 struct Mlp {
-    gate: Linear,
-    up: Linear,
-    down: Linear,
+    gate: Proj,
+    up: Proj,
+    down: Proj,
 }
 
 impl Mlp {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let gated = (candle_nn::ops::silu(&self.gate.forward(x)?)? * self.up.forward(x)?)?;
-        Ok(self.down.forward(&gated)?)
+    fn forward(&self, x: &Tensor, pass: Pass) -> Result<Tensor> {
+        let gated = (self.gate.forward(x, pass)?.silu()? * self.up.forward(x, pass)?)?;
+        self.down.forward(&gated, pass)
     }
 }
 
@@ -188,8 +273,10 @@ pub struct Model {
     embed: Tensor,
     layers: Vec<Layer>,
     norm: RmsNorm,
-    lm_head: Linear,
+    lm_head: Proj,
     inv_freq: Tensor,
+    /// The adapters' shape, once [`Model::add_adapters`] or [`Model::load_adapters`] ran.
+    lora: Option<LoraConfig>,
     device: Device,
     dtype: DType,
 }
@@ -235,13 +322,13 @@ impl Model {
             .collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(m.pp("norm"), h, c.rms_norm_eps)?;
         let lm_head = if c.tie_word_embeddings && !vb.contains_tensor("lm_head.weight") {
-            Linear::new(embed.clone(), None)
+            Proj { weight: embed.clone(), bias: None, lora: None }
         } else {
             linear(vb.pp("lm_head"), h, c.vocab_size, false)?
         };
         let device = vb.device().clone();
         let inv_freq = Tensor::new(c.inv_freq(), &device)?.reshape((1, 1, c.head_dim / 2))?;
-        Ok(Model { embed, layers, norm, lm_head, inv_freq, device, dtype: vb.dtype(), config: c })
+        Ok(Model { embed, layers, norm, lm_head, inv_freq, lora: None, device, dtype: vb.dtype(), config: c })
     }
 
     pub fn device(&self) -> &Device {
@@ -252,6 +339,121 @@ impl Model {
         self.dtype
     }
 
+    /// Every projection an adapter can target, with its module name as in the
+    /// weights (`model.layers.3.self_attn.q_proj`) and its short name (`q_proj`).
+    fn projections_mut(&mut self) -> Vec<(String, &'static str, &mut Proj)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            let attn = format!("model.layers.{i}.self_attn");
+            let mlp = format!("model.layers.{i}.mlp");
+            let a = &mut layer.attn;
+            out.push((format!("{attn}.q_proj"), "q_proj", &mut a.q));
+            out.push((format!("{attn}.k_proj"), "k_proj", &mut a.k));
+            out.push((format!("{attn}.v_proj"), "v_proj", &mut a.v));
+            out.push((format!("{attn}.o_proj"), "o_proj", &mut a.o));
+            let m = &mut layer.mlp;
+            out.push((format!("{mlp}.gate_proj"), "gate_proj", &mut m.gate));
+            out.push((format!("{mlp}.up_proj"), "up_proj", &mut m.up));
+            out.push((format!("{mlp}.down_proj"), "down_proj", &mut m.down));
+        }
+        out
+    }
+
+    /// Attach fresh adapters (A random from `seed`, B = 0: the model's outputs
+    /// do not change).
+    pub fn add_adapters(&mut self, config: &LoraConfig, seed: u64) -> Result<()> {
+        config.check()?;
+        if self.lora.is_some() {
+            bail!("the model already has adapters");
+        }
+        let mut rng = lora::init_rng(seed);
+        let (device, dtype) = (self.device.clone(), lora::dtype_for(self.dtype));
+        for (_, short, proj) in self.projections_mut() {
+            if config.targets(short) {
+                proj.lora = Some(Lora::new(proj.in_features(), proj.out_features(), config, &mut rng, &device, dtype)?);
+            }
+        }
+        self.lora = Some(config.clone());
+        Ok(())
+    }
+
+    /// The adapters' configuration, if the model has adapters.
+    pub fn lora_config(&self) -> Option<&LoraConfig> {
+        self.lora.as_ref()
+    }
+
+    /// The adapters by module name, in a fixed order (layer, then q k v o gate up down).
+    pub fn adapters(&self) -> Vec<(String, &Lora)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let (a, m) = (&layer.attn, &layer.mlp);
+            let projs = [
+                ("self_attn.q_proj", &a.q),
+                ("self_attn.k_proj", &a.k),
+                ("self_attn.v_proj", &a.v),
+                ("self_attn.o_proj", &a.o),
+                ("mlp.gate_proj", &m.gate),
+                ("mlp.up_proj", &m.up),
+                ("mlp.down_proj", &m.down),
+            ];
+            for (name, proj) in projs {
+                if let Some(l) = &proj.lora {
+                    out.push((format!("model.layers.{i}.{name}"), l));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every trainable tensor (A then B of each adapter, in [`Model::adapters`] order).
+    pub fn adapter_vars(&self) -> Vec<Var> {
+        self.adapters().into_iter().flat_map(|(_, l)| [l.a.clone(), l.b.clone()]).collect()
+    }
+
+    /// Write the adapters as a PEFT adapter directory.
+    pub fn save_adapters(&self, dir: &Path, base_model: &str) -> Result<()> {
+        let config = self.lora.as_ref().context("the model has no adapters to save")?;
+        lora::save(dir, config, base_model, &self.adapters())
+    }
+
+    /// Load a PEFT adapter directory: attach adapters of its shape if the model
+    /// has none, then copy its weights in (the same network, so a sampler
+    /// sharing these tensors sees them at once).
+    pub fn load_adapters(&mut self, dir: &Path) -> Result<()> {
+        let config = LoraConfig::read(dir)?;
+        match &self.lora {
+            None => self.add_adapters(&config, 0)?,
+            Some(have) if have.rank != config.rank || have.targets != config.targets => bail!(
+                "{}: rank {} on {:?} does not match this model's adapters (rank {} on {:?})",
+                dir.display(),
+                config.rank,
+                config.targets,
+                have.rank,
+                have.targets
+            ),
+            Some(_) => {}
+        }
+        let mut tensors = lora::load_tensors(dir, &self.device)?;
+        let scale = config.scale();
+        for (module, _, proj) in self.projections_mut() {
+            let Some(l) = &mut proj.lora else { continue };
+            let (a, b) = lora::peft_names(&module);
+            for (name, var) in [(a, &l.a), (b, &l.b)] {
+                let t = tensors.remove(&name).with_context(|| format!("{}: no tensor {name}", dir.display()))?;
+                if t.dims() != var.dims() {
+                    bail!("{}: {name} has shape {:?}, this model needs {:?}", dir.display(), t.dims(), var.dims());
+                }
+                var.set(&t.to_dtype(var.dtype())?)?;
+            }
+            l.scale = scale;
+        }
+        if let Some(extra) = tensors.keys().next() {
+            bail!("{}: tensor {extra} matches no projection of this model", dir.display());
+        }
+        self.lora = Some(config);
+        Ok(())
+    }
+
     pub fn new_cache(&self) -> Cache {
         Cache::new(self.layers.len())
     }
@@ -259,7 +461,7 @@ impl Model {
     /// Hidden states after the final norm: `tokens` and `positions` are
     /// [b, s]; `mask` is [b, 1, s, cached + s] (0 where attention is allowed,
     /// -inf where not). The cache grows by s.
-    pub fn hidden(&self, tokens: &Tensor, positions: &Tensor, mask: &Tensor, cache: &mut Cache) -> Result<Tensor> {
+    pub fn hidden(&self, tokens: &Tensor, positions: &Tensor, mask: &Tensor, cache: &mut Cache, pass: Pass) -> Result<Tensor> {
         let (b, s) = tokens.dims2()?;
         let mut h = self.embed.index_select(&tokens.flatten_all()?, 0)?.reshape((b, s, self.config.hidden_size))?;
         let freqs = positions.to_dtype(DType::F32)?.unsqueeze(2)?.broadcast_mul(&self.inv_freq)?;
@@ -270,22 +472,28 @@ impl Model {
             *cache = self.new_cache();
         }
         for (layer, kv) in self.layers.iter().zip(cache.layers.iter_mut()) {
-            let a = layer.attn.forward(&layer.norm1.forward(&h)?, &cos, &sin, &mask, kv)?;
+            let a = layer.attn.forward(&layer.norm1.forward(&h, pass)?, &cos, &sin, &mask, kv, pass)?;
             h = (h + a)?;
-            let m = layer.mlp.forward(&layer.norm2.forward(&h)?)?;
+            let m = layer.mlp.forward(&layer.norm2.forward(&h, pass)?, pass)?;
             h = (h + m)?;
         }
-        self.norm.forward(&h)
+        self.norm.forward(&h, pass)
     }
 
-    /// Logits in f32 of hidden states [.., hidden].
+    /// Logits of hidden states [.., hidden]: f32, or f64 for an f64 model.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
-        Ok(self.lm_head.forward(hidden)?.to_dtype(DType::F32)?)
+        let logits = self.lm_head.forward(hidden, Pass::BASE)?;
+        Ok(if self.dtype == DType::F64 { logits } else { logits.to_dtype(DType::F32)? })
     }
 
-    /// Teacher forcing: the log-probability the model gives each token of
-    /// `tokens[from..]` after the tokens before it (one row, no cache).
+    /// Teacher forcing with the adapters (if any): the log-probability the
+    /// model gives each token of `tokens[from..]` after the tokens before it.
     pub fn logprobs(&self, tokens: &[u32], from: usize) -> Result<Vec<f32>> {
+        self.logprobs_with(tokens, from, Pass::SAMPLE)
+    }
+
+    /// [`Model::logprobs`] in a given pass (`Pass::BASE`: the base model).
+    pub fn logprobs_with(&self, tokens: &[u32], from: usize, pass: Pass) -> Result<Vec<f32>> {
         if from == 0 || from > tokens.len() {
             bail!("logprobs: `from` must be in 1..={} (the first token has no context)", tokens.len());
         }
@@ -293,11 +501,11 @@ impl Model {
         let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
         let positions = Tensor::arange(0u32, n as u32, &self.device)?.unsqueeze(0)?;
         let mask = causal_mask(&[0], n, 0, &self.device)?;
-        let hidden = self.hidden(&input, &positions, &mask, &mut self.new_cache())?;
+        let hidden = self.hidden(&input, &positions, &mask, &mut self.new_cache(), pass)?;
         let hidden = hidden.narrow(1, from - 1, n - from)?;
         let logp = candle_nn::ops::log_softmax(&self.logits(&hidden)?, D::Minus1)?.squeeze(0)?;
         let targets = Tensor::new(&tokens[from..], &self.device)?.unsqueeze(1)?;
-        Ok(logp.gather(&targets, 1)?.squeeze(1)?.to_vec1()?)
+        Ok(logp.gather(&targets, 1)?.squeeze(1)?.to_dtype(DType::F32)?.to_vec1()?)
     }
 }
 
