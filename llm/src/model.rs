@@ -219,10 +219,13 @@ impl Attention {
             None => (k, v),
         };
         *cache = Some((k.clone(), v.clone()));
-        let rep = self.heads / self.kv_heads;
-        let (k, v) = (repeat_kv(&k, rep)?, repeat_kv(&v, rep)?);
+        // Grouped-query attention without copying K and V per query head: the
+        // `rep` query heads that share a KV head (heads are KV-major) become
+        // extra rows of one product with that KV head.
+        let (kv, rep, t) = (self.kv_heads, self.heads / self.kv_heads, k.dim(2)?);
         let scale = 1.0 / (d as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
+        let q = q.reshape((b, kv, rep * s, d))?;
+        let scores = (q.matmul(&k.t()?)? * scale)?.reshape((b, self.heads, s, t))?.broadcast_add(mask)?;
         // Softmax in f32 even for half-precision weights (f64 stays f64).
         let scores = if scores.dtype() == DType::F64 { scores } else { scores.to_dtype(DType::F32)? };
         let probs = if pass.grad {
@@ -230,18 +233,10 @@ impl Attention {
         } else {
             candle_nn::ops::softmax_last_dim(&scores)?
         };
-        let out = probs.to_dtype(v.dtype())?.matmul(&v)?.transpose(1, 2)?.reshape((b, s, self.heads * d))?;
+        let probs = probs.to_dtype(v.dtype())?.reshape((b, kv, rep * s, t))?;
+        let out = probs.matmul(&v)?.reshape((b, self.heads, s, d))?.transpose(1, 2)?.reshape((b, s, self.heads * d))?;
         self.o.forward(&out, pass)
     }
-}
-
-/// [b, kv, t, d] -> [b, kv * rep, t, d], each KV head shared by `rep` query heads.
-fn repeat_kv(x: &Tensor, rep: usize) -> Result<Tensor> {
-    if rep == 1 {
-        return Ok(x.clone());
-    }
-    let (b, kv, t, d) = x.dims4()?;
-    Ok(x.unsqueeze(2)?.expand((b, kv, rep, t, d))?.reshape((b, kv * rep, t, d))?)
 }
 
 #[derive(Clone, Debug)]
@@ -416,27 +411,35 @@ impl Model {
         lora::save(dir, config, base_model, &self.adapters())
     }
 
-    /// Load a PEFT adapter directory: attach adapters of its shape if the model
-    /// has none, then copy its weights in (the same network, so a sampler
-    /// sharing these tensors sees them at once).
+    /// Load a PEFT adapter directory: attach adapters of its shape if the
+    /// model has none, then copy its weights in.
     pub fn load_adapters(&mut self, dir: &Path) -> Result<()> {
+        if self.lora.is_none() {
+            self.add_adapters(&LoraConfig::read(dir)?, 0)?;
+        }
+        self.set_adapters(dir)
+    }
+
+    /// Copy the weights of a PEFT adapter directory into the adapters the model
+    /// has (same rank, alpha and targets). They change in place: a sampler
+    /// sharing this network sees them at once.
+    pub fn set_adapters(&self, dir: &Path) -> Result<()> {
         let config = LoraConfig::read(dir)?;
-        match &self.lora {
-            None => self.add_adapters(&config, 0)?,
-            Some(have) if have.rank != config.rank || have.targets != config.targets => bail!(
-                "{}: rank {} on {:?} does not match this model's adapters (rank {} on {:?})",
+        let have = self.lora.as_ref().context("the model has no adapters to load weights into")?;
+        if (have.rank, have.alpha, &have.targets) != (config.rank, config.alpha, &config.targets) {
+            bail!(
+                "{}: rank {}, alpha {} on {:?} does not match this model's adapters (rank {}, alpha {} on {:?})",
                 dir.display(),
                 config.rank,
+                config.alpha,
                 config.targets,
                 have.rank,
+                have.alpha,
                 have.targets
-            ),
-            Some(_) => {}
+            );
         }
         let mut tensors = lora::load_tensors(dir, &self.device)?;
-        let scale = config.scale();
-        for (module, _, proj) in self.projections_mut() {
-            let Some(l) = &mut proj.lora else { continue };
+        for (module, l) in self.adapters() {
             let (a, b) = lora::peft_names(&module);
             for (name, var) in [(a, &l.a), (b, &l.b)] {
                 let t = tensors.remove(&name).with_context(|| format!("{}: no tensor {name}", dir.display()))?;
@@ -445,12 +448,10 @@ impl Model {
                 }
                 var.set(&t.to_dtype(var.dtype())?)?;
             }
-            l.scale = scale;
         }
         if let Some(extra) = tensors.keys().next() {
-            bail!("{}: tensor {extra} matches no projection of this model", dir.display());
+            bail!("{}: tensor {extra} matches no adapter of this model", dir.display());
         }
-        self.lora = Some(config);
         Ok(())
     }
 
