@@ -53,7 +53,13 @@ struct Served {
 
 impl Served {
     fn start(dir: &Path) -> Served {
-        let mut child = discover_cmd(&["serve-model", dir.to_str().unwrap(), "--port", "0"])
+        Served::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, extra: &[&str]) -> Served {
+        let mut args = vec!["serve-model", dir.to_str().unwrap(), "--port", "0"];
+        args.extend(extra);
+        let mut child = discover_cmd(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -366,22 +372,52 @@ fn a_server_that_fails_mid_run_stops_it_and_resume_finishes_it() {
 }
 
 #[test]
-fn a_local_policy_run_samples_in_process() {
+fn a_local_policy_run_trains_adapters_that_serve_model_serves() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("run");
     let model = tiny_model();
-    let out = discover_cmd(&[
-        "run", "circle-packing-26", "--policy", "local", "--model", model.to_str().unwrap(), "--steps", "1",
-        "--groups", "2", "--group-size", "2", "--max-tokens", "24", "--json", "--out", dir.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let summary: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
-    assert_eq!((summary["policy"].as_str(), summary["trained"].as_bool()), (Some("local"), Some(false)));
+    let run = |name: &str, extra: &[&str]| -> (PathBuf, Value) {
+        let dir = tmp.path().join(name);
+        let mut args = vec![
+            "run", "circle-packing-26", "--policy", "local", "--model", model.to_str().unwrap(), "--steps", "2",
+            "--groups", "2", "--group-size", "2", "--max-tokens", "24", "--json", "--out", dir.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let out = discover_cmd(&args).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        (dir.clone(), serde_json::from_str(text(&out.stdout).trim()).unwrap())
+    };
+    // Trained by default: gibberish fails with reward 0, so every group is
+    // dropped and no update runs, but the adapters are still checkpointed.
+    let (dir, summary) = run("trained", &["--checkpoint-every", "1", "--lora-rank", "4"]);
+    assert_eq!((summary["policy"].as_str(), summary["trained"].as_bool()), (Some("local"), Some(true)));
+    assert_eq!(summary["policy_files"].as_str(), dir.join("checkpoints/step-000002").to_str());
+    assert!(dir.join("checkpoints/step-000001/adapter_model.safetensors").is_file());
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(config.contains("[train.lora]") && config.contains("rank = 4"), "{config}");
     let rollouts: Vec<Value> = events(&dir).into_iter().filter(|e| e["type"] == "rollout").collect();
-    assert_eq!(rollouts.len(), 4);
+    assert_eq!(rollouts.len(), 8);
     assert!(rollouts.iter().all(|r| r["reward"] == 0.0 && r["tokens"]["completion"].as_u64().unwrap() <= 24));
+
+    // --no-train: the same sampler, frozen; nothing to checkpoint.
+    let (frozen, summary) = run("frozen", &["--no-train"]);
+    assert_eq!(summary["trained"].as_bool(), Some(false));
+    assert!(!frozen.join("checkpoints").exists());
+
+    // serve-model with the run's adapters (named by the run directory).
+    let served = Served::start_with(&model, &["--adapter", dir.to_str().unwrap()]);
+    let models: Value = ureq::get(&format!("{}/models", served.url)).call().unwrap().body_mut().read_json().unwrap();
+    let id = models["data"][0]["id"].as_str().unwrap().to_string();
+    let reply: Value = ureq::post(&format!("{}/chat/completions", served.url))
+        .send_json(json!({"model": id, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}))
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    assert!(reply["choices"][0]["message"]["content"].is_string(), "{reply}");
+    let bad = discover_cmd(&["serve-model", model.to_str().unwrap(), "--adapter", frozen.to_str().unwrap()]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("has saved no adapters"), "{}", text(&bad.stderr));
+
     // Flags that do not fit the policy are refused.
     let bad = discover_cmd(&["run", "circle-packing-26", "--policy", "openai", "--steps", "1"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
@@ -389,4 +425,18 @@ fn a_local_policy_run_samples_in_process() {
     let bad = discover_cmd(&["run", "circle-packing-26", "--policy", "local", "--model", "/nonexistent/model", "--steps", "1"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("/nonexistent/model"), "{}", text(&bad.stderr));
+    let m = model.to_str().unwrap();
+    for (args, message) in [
+        (vec!["--policy", "local", "--model", m, "--no-train", "--lora-rank", "8"], "--no-train samples only"),
+        (vec!["--policy", "local", "--model", m, "--lora-targets", "q_proj,lm_head"], "unknown LoRA target module \"lm_head\""),
+        (vec!["--policy", "local", "--model", m, "--clip", "1.5"], "the PPO clip must be in (0, 1)"),
+        (vec!["--policy", "openai", "--base-url", "http://127.0.0.1:9/v1", "--no-train"], "--no-train is for --policy local"),
+        (vec!["--policy", "numeric", "--lora-rank", "8"], "the LoRA and training flags are for --policy local"),
+    ] {
+        let mut all = vec!["run", "circle-packing-26", "--steps", "1"];
+        all.extend(args);
+        let bad = discover_cmd(&all).output().unwrap();
+        assert_eq!(bad.status.code(), Some(2), "{all:?}");
+        assert!(text(&bad.stderr).contains(message), "{all:?}: {}", text(&bad.stderr));
+    }
 }

@@ -28,8 +28,8 @@ pub mod train;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use candle_core::{DType, Device};
 
+pub use candle_core::{DType, Device};
 pub use config::{Arch, Config};
 pub use generate::{default_device, generate, Finish, Generation, Request, SamplingParams};
 pub use lora::LoraConfig;

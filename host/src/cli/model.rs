@@ -101,10 +101,38 @@ pub struct ServeArgs {
     /// max_tokens of requests that give none.
     #[arg(long, default_value_t = 1024)]
     max_tokens: usize,
+    /// Serve the model with a LoRA adapter: a PEFT adapter directory
+    /// (adapter_config.json + adapter_model.safetensors), such as a run's
+    /// `checkpoints/step-NNNNNN`, or a run directory (its newest checkpoint).
+    #[arg(long, value_name = "PATH")]
+    adapter: Option<PathBuf>,
+}
+
+/// The adapter directory `path` names: itself, the folder of an
+/// `adapter_model.safetensors`, or a run directory's newest checkpoint.
+fn adapter_dir(path: &std::path::Path) -> Result<PathBuf> {
+    if path.is_file() {
+        return Ok(path.parent().map(PathBuf::from).unwrap_or_default());
+    }
+    if path.join(discover_llm::lora::ADAPTER_WEIGHTS).is_file() {
+        return Ok(path.to_path_buf());
+    }
+    if path.join("buffer.json").is_file() {
+        let dir = crate::engine::RunDir::open(path)?;
+        let checkpoint = dir.load_checkpoint()?.context("the run has no checkpoint yet")?;
+        let files = checkpoint.policy_files.with_context(|| format!("the run {} has saved no adapters (a frozen or non-LLM policy, or fewer steps than --checkpoint-every)", path.display()))?;
+        return Ok(dir.path(&files));
+    }
+    bail!("{} is neither an adapter directory ({} + {}) nor a run directory", path.display(), discover_llm::lora::ADAPTER_CONFIG, discover_llm::lora::ADAPTER_WEIGHTS)
 }
 
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
-    let model = LocalModel::load(&args.dir, &default_device())?;
+    let mut model = LocalModel::load(&args.dir, &default_device())?;
+    if let Some(path) = &args.adapter {
+        let dir = adapter_dir(path)?;
+        model.model.load_adapters(&dir).with_context(|| format!("loading the adapter {}", dir.display()))?;
+        eprintln!("with the adapter {}", dir.display());
+    }
     let name = model.name.clone();
     let options = discover_llm::serve::ServeOptions { max_batch_rows: args.max_batch, default_max_tokens: args.max_tokens, ..Default::default() };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the HTTP runtime")?;

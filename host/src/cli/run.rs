@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::engine::rundir::write_atomic;
 use crate::engine::{Objective, Reuse, Run, RunDir, Settings, State, StepReport};
-use crate::policy::{LlmPolicy, LocalSampler, Numeric, OpenAiSampler, OpenAiSettings, Policy, Restarts};
+use crate::policy::{LlmPolicy, LocalSampler, LocalTrainer, Numeric, OpenAiSampler, OpenAiSettings, Policy, Restarts};
 use crate::problem::env::{ProblemEnv, PythonCandidates};
 use crate::python;
 use crate::problem::{is_path, solution_json, Problem, Spec};
@@ -28,11 +28,14 @@ pub struct RunArgs {
     /// Who proposes: `numeric` (Gaussian proposals + refine, trained),
     /// `restarts` (fresh initial states + refine: the baseline), `openai` (an
     /// OpenAI-compatible server writes Python programs; sampling only) or
-    /// `local` (a model directory in this process writes them; sampling only).
+    /// `local` (a model directory in this process writes them, and LoRA
+    /// adapters on it train as the run goes: test-time training).
     #[arg(long, value_enum, default_value_t = PolicyKind::Numeric)]
     policy: PolicyKind,
     #[command(flatten)]
     llm: LlmArgs,
+    #[command(flatten)]
+    train: TrainArgs,
     /// Training steps.
     #[arg(long, default_value_t = 100)]
     steps: u32,
@@ -67,9 +70,10 @@ pub struct RunArgs {
     // neighbouring one (0.05 rarely escaped on circle-packing-26; 0.15-0.4 did).
     #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     sigma: f64,
-    /// Learning rate of the numeric policy.
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
-    lr: f64,
+    /// Learning rate: of the numeric policy [default: 0.1], or Adam's on the
+    /// LoRA adapters of `--policy local` [default: 4e-5, the paper's].
+    #[arg(long, allow_negative_numbers = true)]
+    lr: Option<f64>,
     /// Threads running rollouts [default: the number of cores].
     #[arg(long)]
     workers: Option<usize>,
@@ -91,6 +95,15 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
+    fn name(self) -> &'static str {
+        match self {
+            PolicyKind::Numeric => "numeric",
+            PolicyKind::Restarts => "restarts",
+            PolicyKind::Openai => "openai",
+            PolicyKind::Local => "local",
+        }
+    }
+
     fn writes_programs(self) -> bool {
         matches!(self, PolicyKind::Openai | PolicyKind::Local)
     }
@@ -228,6 +241,96 @@ impl LlmArgs {
     }
 }
 
+/// Flags of test-time training (`--policy local`).
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Test-time training (--policy local)")]
+pub struct TrainArgs {
+    /// Sample only: the frozen-policy ablation (the same sampler, no updates).
+    #[arg(long)]
+    no_train: bool,
+    /// Rank of the LoRA adapters.
+    #[arg(long, default_value_t = 32)]
+    lora_rank: usize,
+    /// LoRA alpha: the adapters' output is scaled by alpha / rank [default: the rank].
+    #[arg(long)]
+    lora_alpha: Option<f64>,
+    /// Projections that get adapters (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj")]
+    lora_targets: Vec<String>,
+    /// PPO-clip the importance ratio to [1 - EPS, 1 + EPS] (the paper trains
+    /// without clipping; 0.2 is the usual value).
+    #[arg(long, value_name = "EPS")]
+    clip: Option<f64>,
+    /// lambda of the KL shaping toward the base model, added to the token
+    /// advantages as lambda (mean d - d_t), d = log q - log p_base (0: off).
+    #[arg(long, value_name = "LAMBDA", default_value_t = 0.0)]
+    kl_coef: f64,
+    /// Tokens per forward/backward pass (prompt + rows x longest completion);
+    /// gradients are summed over passes into one optimiser step.
+    #[arg(long, default_value_t = 8192)]
+    micro_batch_tokens: usize,
+    /// Save the adapters and optimiser state every this many steps (and after
+    /// the last) under the run's checkpoints/.
+    #[arg(long, default_value_t = crate::engine::run::default_checkpoint_every())]
+    checkpoint_every: u32,
+}
+
+/// What `--policy local` trains and how. Stored in config.toml.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainSettings {
+    pub lora: discover_llm::LoraConfig,
+    pub optimizer: discover_llm::TrainConfig,
+}
+
+impl TrainArgs {
+    fn config(&self, policy: PolicyKind, lr: Option<f64>) -> Result<Option<TrainSettings>> {
+        let defaults = TrainArgs::parse_defaults();
+        let touched = self.lora_rank != defaults.lora_rank
+            || self.lora_alpha.is_some()
+            || self.lora_targets != defaults.lora_targets
+            || self.clip.is_some()
+            || self.kl_coef != defaults.kl_coef
+            || self.micro_batch_tokens != defaults.micro_batch_tokens;
+        if policy != PolicyKind::Local {
+            if self.no_train {
+                bail!("--no-train is for --policy local (the openai policy always samples only)");
+            }
+            if touched {
+                bail!("the LoRA and training flags are for --policy local");
+            }
+            return Ok(None);
+        }
+        if self.no_train {
+            if touched || lr.is_some() {
+                bail!("--no-train samples only: drop the training flags (--lr, --lora-*, --clip, --kl-coef, --micro-batch-tokens)");
+            }
+            return Ok(None);
+        }
+        let lora = discover_llm::LoraConfig {
+            rank: self.lora_rank,
+            alpha: self.lora_alpha.unwrap_or(self.lora_rank as f64),
+            targets: self.lora_targets.iter().map(|t| t.trim().to_string()).collect(),
+        };
+        lora.check().context("--lora-rank, --lora-alpha or --lora-targets")?;
+        let optimizer = discover_llm::TrainConfig {
+            learning_rate: lr.unwrap_or(discover_llm::TrainConfig::default().learning_rate),
+            clip: self.clip,
+            kl_coef: self.kl_coef,
+            micro_batch_tokens: self.micro_batch_tokens,
+            ..discover_llm::TrainConfig::default()
+        };
+        optimizer.check().context("--lr, --clip, --kl-coef or --micro-batch-tokens")?;
+        Ok(Some(TrainSettings { lora, optimizer }))
+    }
+
+    /// The flags' defaults, to tell which ones a user set.
+    fn parse_defaults() -> TrainArgs {
+        use clap::FromArgMatches;
+        let cmd = TrainArgs::augment_args(clap::Command::new("defaults"));
+        TrainArgs::from_arg_matches(&cmd.get_matches_from(["defaults"])).expect("the defaults parse")
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ObjectiveKind {
     Entropic,
@@ -258,6 +361,9 @@ pub struct RunConfig {
     pub best_known: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmConfig>,
+    /// `--policy local` without `--no-train`: the adapters and their optimiser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<TrainSettings>,
     pub settings: Settings,
 }
 
@@ -281,8 +387,14 @@ impl RunArgs {
         if !(self.sigma.is_finite() && self.sigma > 0.0 && self.sigma <= 1.0) {
             bail!("--sigma must be in (0, 1], got {}", self.sigma);
         }
-        if !(self.lr.is_finite() && self.lr >= 0.0) {
-            bail!("--lr must be a non-negative number, got {}", self.lr);
+        if let Some(lr) = self.lr {
+            if !(lr.is_finite() && lr >= 0.0) {
+                bail!("--lr must be a non-negative number, got {lr}");
+            }
+        }
+        let train = self.train.config(self.policy, self.lr)?;
+        if self.policy.writes_programs() && self.policy != PolicyKind::Local && self.lr.is_some() {
+            bail!("--lr has no effect with --policy {}: it samples only", self.policy.name());
         }
         if self.steps == 0 {
             bail!("--steps must be at least 1");
@@ -311,9 +423,11 @@ impl RunArgs {
             seed: self.seed,
             workers: self.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             time_limit_seconds: self.time_limit,
+            checkpoint_every: self.train.checkpoint_every,
         };
         settings.check()?;
-        Ok(RunConfig { problem, policy: self.policy, effort: self.effort, sigma: self.sigma, lr: self.lr, best_known: None, llm, settings })
+        let lr = if self.policy == PolicyKind::Local { 0.1 } else { self.lr.unwrap_or(0.1) };
+        Ok(RunConfig { problem, policy: self.policy, effort: self.effort, sigma: self.sigma, lr, best_known: None, llm, train, settings })
     }
 }
 
@@ -338,9 +452,18 @@ impl RunConfig {
             PolicyKind::Local => {
                 let llm = llm()?;
                 let dir = llm.model_dir.as_ref().context("config.toml names no model directory")?;
-                let model = discover_llm::LocalModel::load(dir, &discover_llm::default_device())?;
-                let sampler = LocalSampler { model, temperature: llm.temperature, top_p: llm.top_p, max_tokens: llm.max_tokens as usize };
-                Box::new(LlmPolicy::new("local", Box::new(sampler), spec, llm.program_seconds(spec)))
+                let mut model = discover_llm::LocalModel::load(dir, &discover_llm::default_device())?;
+                if let Some(train) = &self.train {
+                    // Seeded by the run, so a run restarted from scratch starts alike.
+                    model.model.add_adapters(&train.lora, self.settings.seed)?;
+                }
+                let model = Arc::new(model);
+                let sampler = LocalSampler { model: model.clone(), temperature: llm.temperature, top_p: llm.top_p, max_tokens: llm.max_tokens as usize };
+                let policy = LlmPolicy::new("local", Box::new(sampler), spec, llm.program_seconds(spec));
+                match &self.train {
+                    Some(train) => Box::new(policy.with_trainer(Box::new(LocalTrainer::new(model, train.optimizer.clone())?))),
+                    None => Box::new(policy),
+                }
             }
         })
     }
@@ -390,6 +513,24 @@ pub fn resume(sandbox: &Sandbox, cache_dir: Option<&Path>, root: &Path, json: bo
         dir.write_config(&toml::to_string(&config).context("writing config.toml")?)?;
     }
     let checkpoint = dir.load_checkpoint()?;
+    if let (Some(c), Some(_), false) = (&checkpoint, &config.train, json) {
+        // Adapters are saved every --checkpoint-every steps, the buffer every step.
+        let saved = c.policy_files.as_deref().and_then(|f| f.rsplit('-').next()).and_then(|n| n.parse::<u32>().ok());
+        match saved {
+            Some(s) if s < c.step => eprintln!(
+                "note: resuming after step {}; the adapters and optimiser state are step {s}'s ({}), so the updates of steps {}-{} are not in them",
+                c.step,
+                c.policy_files.as_deref().unwrap_or_default(),
+                s + 1,
+                c.step
+            ),
+            None if c.step > 0 => eprintln!(
+                "note: resuming after step {} with fresh adapters: none were saved yet (--checkpoint-every {})",
+                c.step, config.settings.checkpoint_every
+            ),
+            _ => {}
+        }
+    }
     match &checkpoint {
         // Events after the checkpoint belong to a step that will run again.
         Some(c) => dir.truncate_events(c.step)?,
@@ -467,6 +608,7 @@ fn drive(
         "best_solution": dir.path("best/solution.json"),
         "policy": policy_name,
         "trained": trains,
+        "policy_files": run.policy_files.as_ref().map(|f| dir.path(f)),
     });
     if json {
         println!("{summary}");
@@ -514,6 +656,9 @@ fn print_summary(s: &serde_json::Value) {
         if matches!(policy, "openai" | "local") {
             println!("policy {policy}: sampling only (a frozen policy searching with reuse; no training)");
         }
+    }
+    if let Some(files) = s["policy_files"].as_str() {
+        println!("trained adapters: {files} (serve them with `discover serve-model MODEL --adapter {files}`)");
     }
 }
 

@@ -59,8 +59,11 @@ pub struct Completion {
     /// Tokens of the prompt (shared by the group) and of this completion.
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
-    /// The sampled token ids and the sampler's log-prob of each, where the
-    /// policy has them (a local model); what training needs.
+    /// The prompt's and the completion's token ids and the sampler's log-prob
+    /// of each completion token, where the policy has them (a local model):
+    /// what training needs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompt_ids: Vec<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tokens: Vec<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

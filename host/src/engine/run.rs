@@ -6,7 +6,7 @@
 //! buffer.insert(child); PUCT stats update      (in rollout order, so runs are reproducible)
 //! buffer.flush()
 //! drop groups whose rewards are all equal; A <- advantages(rewards of each group)
-//! policy.update(batch of (a, A)); checkpoint
+//! policy.update(batch of (a, A)); checkpoint (the policy's files every K steps)
 //! ```
 //! Rollouts of a step run concurrently on `workers` threads; their results are
 //! applied in a fixed order, so a run depends only on its seed, never on timing.
@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -40,6 +40,15 @@ pub struct Settings {
     /// Stop after the step during which this much run time has passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_limit_seconds: Option<f64>,
+    /// Write the policy's files (adapters, optimiser state) every this many
+    /// steps and after the last; the buffer is checkpointed every step.
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u32,
+}
+
+/// The reference implementation's cadence.
+pub fn default_checkpoint_every() -> u32 {
+    5
 }
 
 impl Settings {
@@ -49,6 +58,9 @@ impl Settings {
         }
         if self.group_size < 2 {
             bail!("--group-size must be at least 2: advantages compare the rollouts of a group");
+        }
+        if self.checkpoint_every == 0 {
+            bail!("--checkpoint-every must be at least 1");
         }
         if let Objective::EntropicFixed { beta } = self.objective {
             if !(beta.is_finite() && beta > 0.0) {
@@ -93,6 +105,8 @@ pub struct Run<'a> {
     pub step: u32,
     /// Run time over all sessions, in seconds.
     pub elapsed_seconds: f64,
+    /// The run directory's folder with the policy's newest files, if any.
+    pub policy_files: Option<String>,
 }
 
 impl<'a> Run<'a> {
@@ -129,7 +143,7 @@ impl<'a> Run<'a> {
         if let Some(dir) = dir {
             dir.append_events(&events)?;
         }
-        Ok(Run { settings, direction, env, policy, dir, buffer, step: 0, elapsed_seconds: 0.0 })
+        Ok(Run { settings, direction, env, policy, dir, buffer, step: 0, elapsed_seconds: 0.0, policy_files: None })
     }
 
     /// Continue from a checkpoint (see [`RunDir::load_checkpoint`]).
@@ -143,6 +157,12 @@ impl<'a> Run<'a> {
     ) -> Result<Run<'a>> {
         settings.check()?;
         policy.restore(&checkpoint.policy)?;
+        if let Some(files) = &checkpoint.policy_files {
+            let dir = dir.context("the checkpoint names policy files but the run has no directory")?;
+            policy
+                .restore_files(&dir.path(files))
+                .with_context(|| format!("restoring the policy from {}", dir.path(files).display()))?;
+        }
         Ok(Run {
             settings,
             direction,
@@ -152,6 +172,7 @@ impl<'a> Run<'a> {
             buffer: checkpoint.buffer,
             step: checkpoint.step,
             elapsed_seconds: checkpoint.elapsed_seconds,
+            policy_files: checkpoint.policy_files,
         })
     }
 
@@ -172,6 +193,7 @@ impl<'a> Run<'a> {
             elapsed_seconds: self.elapsed_seconds,
             buffer: self.buffer.clone(),
             policy: self.policy.checkpoint(),
+            policy_files: self.policy_files.clone(),
         }
     }
 
@@ -272,12 +294,23 @@ impl<'a> Run<'a> {
                 }
             }
         }
-        let policy_stats = if batch.is_empty() { Value::Null } else { self.policy.update(&batch) };
+        let policy_stats = if batch.is_empty() { Value::Null } else { self.policy.update(&batch)? };
 
         let all: Vec<f64> = rewards.iter().flatten().copied().collect();
         let seconds = clock.elapsed().as_secs_f64();
         self.step = step;
         self.elapsed_seconds += seconds;
+        // The policy's files on their cadence and after the last step.
+        let mut saved_files = None;
+        if let Some(dir) = self.dir {
+            if self.policy.trains() && (step % self.settings.checkpoint_every == 0 || self.finished()) {
+                let policy = &*self.policy;
+                saved_files = dir.save_policy_files(step, |d| policy.save_files(d))?;
+                if saved_files.is_some() {
+                    self.policy_files = saved_files.clone();
+                }
+            }
+        }
         let best = self.buffer.best();
         let report = StepReport {
             step,
@@ -306,6 +339,9 @@ impl<'a> Run<'a> {
             "max": betas.iter().copied().reduce(f64::max),
         });
         step_event["policy"] = policy_stats;
+        if let Some(files) = saved_files {
+            step_event["policy_files"] = json!(files);
+        }
         let sampling = self.policy.sample_stats();
         if !sampling.is_null() {
             step_event["sampling"] = sampling;

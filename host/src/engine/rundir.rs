@@ -4,6 +4,8 @@
 //! config.toml    the run's settings (written once)
 //! events.jsonl   one line per rollout and per step
 //! buffer.json    the checkpoint: completed steps, buffer, policy (atomic, every step)
+//! checkpoints/   step-NNNNNN/: a trained policy's files (LoRA adapters in PEFT's
+//!                layout, optimiser state), every K steps and after the last
 //! best/          the best solution, its verdict, its picture
 //! plots/         reward curves (SVG)
 //! ```
@@ -32,6 +34,11 @@ pub struct Checkpoint {
     pub elapsed_seconds: f64,
     pub buffer: Buffer,
     pub policy: Value,
+    /// The folder (relative to the run directory) with the policy's files as
+    /// of the last time they were written, which may be a few steps older
+    /// than `step` (see `Settings::checkpoint_every`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_files: Option<String>,
 }
 
 /// A run directory on disk.
@@ -133,6 +140,31 @@ impl RunDir {
     pub fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
         let text = serde_json::to_vec(checkpoint).context("serialising the checkpoint")?;
         write_atomic(&self.path("buffer.json"), &text)
+    }
+
+    /// Let `write` fill `checkpoints/step-NNNNNN/` with the policy's files
+    /// after `step`. The folder appears complete or not at all (written under
+    /// a temporary name, then renamed); its relative path is returned, or
+    /// `None` when `write` had nothing to save. Older folders are kept, so an
+    /// adapter can be served from any checkpointed step.
+    pub fn save_policy_files(&self, step: u32, write: impl FnOnce(&Path) -> Result<bool>) -> Result<Option<String>> {
+        let rel = format!("checkpoints/step-{step:06}");
+        let tmp = self.path(&format!("checkpoints/.step-{step:06}.partial"));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
+        }
+        fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        if !write(&tmp).with_context(|| format!("saving the policy into {}", tmp.display()))? {
+            fs::remove_dir_all(&tmp)?;
+            return Ok(None);
+        }
+        let target = self.path(&rel);
+        if target.exists() {
+            // A step that ran again after a resume.
+            fs::remove_dir_all(&target).with_context(|| format!("replacing {}", target.display()))?;
+        }
+        fs::rename(&tmp, &target).with_context(|| format!("moving {} to {}", tmp.display(), target.display()))?;
+        Ok(Some(rel))
     }
 
     /// The last checkpoint, or `None` if no step completed yet.

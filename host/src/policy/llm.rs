@@ -3,10 +3,19 @@
 //!
 //! Where the completions come from is a [`Sampler`]: an OpenAI-compatible
 //! server ([`super::openai`]) or a model in this process ([`LocalSampler`]).
-//! Both only sample here: `update` does not train (that is the LoRA trainer's
-//! job), so a run with them is the frozen-policy baseline, search with reuse.
+//! What learns from them is an optional [`Trainer`]: [`LocalTrainer`] trains
+//! LoRA adapters on the very model the local sampler samples from (test-time
+//! training); without one the policy is the frozen baseline, search with reuse.
+//!
+//! `Sampler` + `Trainer` is also the seam for users who outgrow one machine: a
+//! hosted or multi-GPU trainer (one that samples from and trains a served
+//! model, returning token ids and sampler log-probs) implements the same two
+//! traits, and the engine does not change.
 
-use anyhow::Result;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
 use crate::engine::{Action, Completion, Rng, State};
@@ -37,6 +46,8 @@ pub struct Sampled {
 #[derive(Clone, Debug, Default)]
 pub struct Answer {
     pub prompt_tokens: u64,
+    /// The prompt's token ids, where the sampler has them (training needs them).
+    pub prompt_ids: Vec<u32>,
     pub samples: Vec<Sampled>,
 }
 
@@ -52,22 +63,68 @@ pub trait Sampler: Send + Sync {
     }
 }
 
-/// An LLM policy over a [`Sampler`].
+/// What learns from the completions: one optimiser step per engine step.
+pub trait Trainer: Send {
+    /// One step on (completion, advantage) pairs; figures for the step event.
+    fn update(&mut self, batch: &[(&Completion, f64)]) -> Result<Value>;
+
+    /// Small state for the run's JSON checkpoint (counters).
+    fn state(&self) -> Value {
+        Value::Null
+    }
+
+    /// Write the trainable weights and optimiser state into the empty `dir`.
+    fn save(&self, dir: &Path) -> Result<()>;
+
+    /// Load what [`Trainer::save`] wrote.
+    fn restore(&mut self, dir: &Path) -> Result<()>;
+}
+
+/// Renders a start state into the chat for its rollouts.
+pub type PromptFn = Box<dyn Fn(&State) -> Vec<Message> + Send>;
+
+/// An LLM policy over a [`Sampler`], trained by a [`Trainer`] if it has one.
 pub struct LlmPolicy {
     name: &'static str,
     sampler: Box<dyn Sampler>,
+    trainer: Option<Box<dyn Trainer>>,
     spec: Spec,
     contract: String,
     budget_seconds: f64,
+    /// Replaces [`prompt::render`] (toy problems, prompt ablations).
+    custom_prompt: Option<PromptFn>,
 }
 
 impl LlmPolicy {
     pub fn new(name: &'static str, sampler: Box<dyn Sampler>, spec: &Spec, budget_seconds: f64) -> LlmPolicy {
-        LlmPolicy { name, sampler, spec: spec.clone(), contract: crate::python::contract(spec), budget_seconds }
+        LlmPolicy {
+            name,
+            sampler,
+            trainer: None,
+            spec: spec.clone(),
+            contract: crate::python::contract(spec),
+            budget_seconds,
+            custom_prompt: None,
+        }
+    }
+
+    /// Prompt with `render` instead of the problem's statement and contract.
+    pub fn with_prompt(mut self, render: PromptFn) -> LlmPolicy {
+        self.custom_prompt = Some(render);
+        self
+    }
+
+    /// Train with `trainer` (test-time training); without it the policy samples only.
+    pub fn with_trainer(mut self, trainer: Box<dyn Trainer>) -> LlmPolicy {
+        self.trainer = Some(trainer);
+        self
     }
 
     /// The prompt for rollouts from `start`.
     pub fn prompt(&self, start: &State) -> Vec<Message> {
+        if let Some(render) = &self.custom_prompt {
+            return render(start);
+        }
         prompt::render(&self.spec, &self.contract, start, self.budget_seconds)
     }
 }
@@ -84,6 +141,7 @@ fn actions(answer: Answer) -> Vec<Action> {
                 text: s.text,
                 finish: s.finish,
                 prompt_tokens: if i == 0 { answer.prompt_tokens } else { 0 },
+                prompt_ids: answer.prompt_ids.clone(),
                 completion_tokens: s.completion_tokens,
                 tokens: s.tokens,
                 logprobs: s.logprobs,
@@ -108,6 +166,7 @@ impl Policy for LlmPolicy {
                         code: None,
                         finish: format!("error: {e:#}"),
                         prompt_tokens: 0,
+                        prompt_ids: Vec::new(),
                         completion_tokens: 0,
                         tokens: Vec::new(),
                         logprobs: Vec::new(),
@@ -128,29 +187,55 @@ impl Policy for LlmPolicy {
     }
 
     fn trains(&self) -> bool {
-        false
+        self.trainer.is_some()
     }
 
     fn sample_stats(&mut self) -> Value {
         self.sampler.stats()
     }
 
-    fn update(&mut self, _batch: &[(&Action, f64)]) -> Value {
-        json!({"trained": false})
+    fn update(&mut self, batch: &[(&Action, f64)]) -> Result<Value> {
+        let Some(trainer) = &mut self.trainer else { return Ok(json!({"trained": false})) };
+        let completions: Vec<(&Completion, f64)> = batch
+            .iter()
+            .filter_map(|(a, adv)| match a {
+                Action::Completion(c) => Some((&**c, *adv)),
+                _ => None,
+            })
+            .collect();
+        let mut stats = trainer.update(&completions)?;
+        stats["trained"] = json!(true);
+        Ok(stats)
     }
 
     fn checkpoint(&self) -> Value {
-        Value::Null
+        self.trainer.as_ref().map_or(Value::Null, |t| t.state())
     }
 
     fn restore(&mut self, _saved: &Value) -> Result<()> {
         Ok(())
     }
+
+    fn save_files(&self, dir: &Path) -> Result<bool> {
+        match &self.trainer {
+            Some(t) => t.save(dir).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    fn restore_files(&mut self, dir: &Path) -> Result<()> {
+        match &mut self.trainer {
+            Some(t) => t.restore(dir),
+            // A frozen policy resuming a trained run's directory: nothing to load.
+            None => Ok(()),
+        }
+    }
 }
 
-/// A model in this process (the `local` policy, sampling only).
+/// A model in this process (the `local` policy); shared with its
+/// [`LocalTrainer`], whose updates it samples from at once.
 pub struct LocalSampler {
-    pub model: discover_llm::LocalModel,
+    pub model: Arc<discover_llm::LocalModel>,
     pub temperature: f64,
     pub top_p: f64,
     pub max_tokens: usize,
@@ -159,12 +244,13 @@ pub struct LocalSampler {
 impl Sampler for LocalSampler {
     fn complete(&self, chats: &[Chat]) -> Result<Vec<Answer>> {
         let mut requests = Vec::new();
-        let mut prompt_tokens = Vec::new();
+        let (mut prompt_tokens, mut prompt_ids) = (Vec::new(), Vec::new());
         for chat in chats {
             let prompt = self.model.chat_tokens(&chat.messages)?;
             let room = self.model.model.config.max_position_embeddings.saturating_sub(prompt.len());
             anyhow::ensure!(room > 0, "the prompt has {} tokens, more than the model's context", prompt.len());
             prompt_tokens.push(prompt.len() as u64);
+            prompt_ids.push(prompt.clone());
             for i in 0..chat.n {
                 requests.push(discover_llm::Request {
                     prompt: prompt.clone(),
@@ -183,8 +269,10 @@ impl Sampler for LocalSampler {
         Ok(chats
             .iter()
             .zip(prompt_tokens)
-            .map(|(chat, prompt_tokens)| Answer {
+            .zip(prompt_ids)
+            .map(|((chat, prompt_tokens), prompt_ids)| Answer {
                 prompt_tokens,
+                prompt_ids,
                 samples: out
                     .by_ref()
                     .take(chat.n)
@@ -201,5 +289,61 @@ impl Sampler for LocalSampler {
                     .collect(),
             })
             .collect())
+    }
+}
+
+/// Test-time training of LoRA adapters on the local model (`algorithm.md`,
+/// "Policy loss"): the importance-sampling policy gradient with the engine's
+/// advantages, one Adam step per engine step.
+pub struct LocalTrainer {
+    model: Arc<discover_llm::LocalModel>,
+    trainer: discover_llm::Trainer,
+}
+
+impl LocalTrainer {
+    /// A trainer for `model`, which must already carry its adapters.
+    pub fn new(model: Arc<discover_llm::LocalModel>, config: discover_llm::TrainConfig) -> Result<LocalTrainer> {
+        let trainer = discover_llm::Trainer::new(&model.model, config)?;
+        Ok(LocalTrainer { model, trainer })
+    }
+}
+
+impl Trainer for LocalTrainer {
+    fn update(&mut self, batch: &[(&Completion, f64)]) -> Result<Value> {
+        // Completions without tokens (a sampling error) carry nothing to learn from.
+        let sequences: Vec<discover_llm::Sequence> = batch
+            .iter()
+            .filter(|(c, _)| !c.tokens.is_empty() && !c.prompt_ids.is_empty())
+            .map(|(c, advantage)| discover_llm::Sequence {
+                prompt: &c.prompt_ids,
+                completion: &c.tokens,
+                sampler_logprobs: &c.logprobs,
+                advantage: *advantage,
+            })
+            .collect();
+        if sequences.is_empty() {
+            return Ok(json!({"skipped": "no completion tokens"}));
+        }
+        let stats = self.trainer.step(&self.model.model, &sequences).context("the LoRA training step")?;
+        Ok(serde_json::to_value(stats)?)
+    }
+
+    fn state(&self) -> Value {
+        json!({"optimizer_steps": self.trainer.adam.steps})
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        self.model.model.save_adapters(dir, &self.model.dir.display().to_string())?;
+        let names = discover_llm::train::param_names(&self.model.model);
+        self.trainer.adam.save(&dir.join(discover_llm::train::OPTIMIZER_STATE), &names)
+    }
+
+    fn restore(&mut self, dir: &Path) -> Result<()> {
+        // Into the shared network's adapters, which the run's config shaped.
+        let model = &self.model.model;
+        model.set_adapters(dir)?;
+        let names = discover_llm::train::param_names(model);
+        self.trainer.adam = discover_llm::train::Adam::load(&dir.join(discover_llm::train::OPTIMIZER_STATE), &names, &model.adapter_vars())?;
+        Ok(())
     }
 }

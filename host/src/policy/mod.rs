@@ -7,18 +7,21 @@
 //!   initial state for a fresh seed each time, then the same `refine`.
 //! - [`LlmPolicy`]: prompts from start states, completions from a [`Sampler`]
 //!   (an OpenAI-compatible server, or a local model), programs run in the
-//!   Python sandbox. Sampling only for now.
+//!   Python sandbox; trained by a [`Trainer`] (LoRA on a local model) or
+//!   sampling only (the frozen baseline).
 
 pub mod llm;
 pub mod numeric;
 pub mod openai;
+
+use std::path::Path;
 
 use anyhow::Result;
 use serde_json::Value;
 
 use crate::engine::{Action, Rng, State};
 
-pub use llm::{LlmPolicy, LocalSampler, Sampler};
+pub use llm::{LlmPolicy, LocalSampler, LocalTrainer, Sampler, Trainer};
 pub use numeric::Numeric;
 pub use openai::{OpenAiSampler, OpenAiSettings};
 
@@ -50,14 +53,27 @@ pub trait Policy: Send {
     }
 
     /// One optimiser step on the policy-gradient loss with these advantages;
-    /// returns figures for the step's event line.
-    fn update(&mut self, batch: &[(&Action, f64)]) -> Value;
+    /// returns figures for the step's event line. An error (a trainer out of
+    /// memory) aborts the step, which the run can then resume.
+    fn update(&mut self, batch: &[(&Action, f64)]) -> Result<Value>;
 
-    /// The learnable state, for the run's checkpoint.
+    /// The learnable state small enough for the run's checkpoint (JSON).
     fn checkpoint(&self) -> Value;
 
     /// Restore what [`Policy::checkpoint`] saved.
     fn restore(&mut self, saved: &Value) -> Result<()>;
+
+    /// Learnable state too large for JSON (adapter weights, optimiser
+    /// moments), written as files into the empty directory `dir`. False: the
+    /// policy has none (everything is in [`Policy::checkpoint`]).
+    fn save_files(&self, _dir: &Path) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// Restore what [`Policy::save_files`] wrote into `dir`.
+    fn restore_files(&mut self, dir: &Path) -> Result<()> {
+        anyhow::bail!("policy {} keeps no files, but the checkpoint names {}", self.name(), dir.display())
+    }
 }
 
 /// Random restarts: ignores the start state and never learns.
@@ -77,8 +93,8 @@ impl Policy for Restarts {
         (0..k).map(|_| Action::Restart { seed: rng.next_u64() }).collect()
     }
 
-    fn update(&mut self, _batch: &[(&Action, f64)]) -> Value {
-        Value::Null
+    fn update(&mut self, _batch: &[(&Action, f64)]) -> Result<Value> {
+        Ok(Value::Null)
     }
 
     fn checkpoint(&self) -> Value {

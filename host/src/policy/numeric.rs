@@ -91,11 +91,11 @@ impl Policy for Numeric {
             .collect()
     }
 
-    fn update(&mut self, batch: &[(&Action, f64)]) -> Value {
+    fn update(&mut self, batch: &[(&Action, f64)]) -> Result<Value> {
         let blocks = self.shift.len();
         let norm: f64 = batch.iter().map(|(_, a)| a.abs()).filter(|a| a.is_finite()).sum();
         if norm == 0.0 {
-            return json!({ "skipped": "no advantage" });
+            return Ok(json!({ "skipped": "no advantage" }));
         }
         let (mut d_shift, mut d_log_sigma) = (vec![0.0; blocks], vec![0.0; blocks]);
         for (action, advantage) in batch {
@@ -123,7 +123,7 @@ impl Policy for Numeric {
             self.log_sigma[b] =
                 (self.log_sigma[b] + self.lr * d_log_sigma[b] / norm).clamp(MIN_LOG_SIGMA, MAX_LOG_SIGMA);
         }
-        json!({ "sigma": self.sigmas(), "shift": self.shift })
+        Ok(json!({ "sigma": self.sigmas(), "shift": self.shift }))
     }
 
     fn checkpoint(&self) -> Value {
@@ -193,7 +193,7 @@ mod tests {
                     .collect();
                 let adv = crate::engine::advantages(crate::engine::Objective::Entropic, &rewards).unwrap();
                 let batch: Vec<(&Action, f64)> = actions.iter().zip(adv.advantages).collect();
-                p.update(&batch);
+                p.update(&batch).unwrap();
             }
             let sigma = p.sigmas()[0];
             assert_eq!(sigma > 0.05, grows, "sigma {sigma}");
@@ -205,7 +205,7 @@ mod tests {
         let mut p = Numeric::new(1, 0.05, 0.1);
         let actions = p.sample(&start(vec![1.0; 10]), 2, &mut Rng::new(9));
         let before = p.log_sigma[0];
-        p.update(&[(&actions[0], 1e12), (&actions[1], -1.0)]);
+        p.update(&[(&actions[0], 1e12), (&actions[1], -1.0)]).unwrap();
         assert!(p.log_sigma[0].is_finite() && p.shift[0].is_finite());
         // |d l| <= mean |z^2 - 1| / 2, which is a few units at most.
         assert!((p.log_sigma[0] - before).abs() < 0.1 * 5.0);

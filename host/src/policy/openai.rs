@@ -259,7 +259,7 @@ fn parse_answer(text: &str, n: usize) -> Result<Answer> {
             logprobs,
         });
     }
-    Ok(Answer { prompt_tokens: v["usage"]["prompt_tokens"].as_u64().unwrap_or(0), samples })
+    Ok(Answer { prompt_tokens: v["usage"]["prompt_tokens"].as_u64().unwrap_or(0), prompt_ids: Vec::new(), samples })
 }
 
 impl Sampler for OpenAiSampler {
