@@ -142,10 +142,17 @@ impl Lora {
     }
 
     /// The adapter's term for `x` [.., in]: scale * x A^T B^T, in x's dtype.
-    pub fn forward(&self, x2: &Tensor) -> Result<Tensor> {
-        let xf = x2.to_dtype(self.a.dtype())?;
-        let low = xf.matmul(&self.a.as_tensor().t()?)?;
-        Ok((low.matmul(&self.b.as_tensor().t()?)? * self.scale)?.to_dtype(x2.dtype())?)
+    /// Without `grad` the weights are used detached: candle records every
+    /// operation on a variable for backprop, which while sampling would keep
+    /// each step's activations (and KV cache) alive.
+    pub fn forward(&self, x2: &Tensor, grad: bool) -> Result<Tensor> {
+        let (a, b) = if grad {
+            (self.a.as_tensor().clone(), self.b.as_tensor().clone())
+        } else {
+            (self.a.as_tensor().detach(), self.b.as_tensor().detach())
+        };
+        let low = x2.to_dtype(a.dtype())?.matmul(&a.t()?)?;
+        Ok((low.matmul(&b.t()?)? * self.scale)?.to_dtype(x2.dtype())?)
     }
 }
 

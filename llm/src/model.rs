@@ -122,7 +122,7 @@ impl Proj {
             y = y.broadcast_add(b)?;
         }
         if let (true, Some(lora)) = (pass.adapters, &self.lora) {
-            y = (y + lora.forward(&x2)?)?;
+            y = (y + lora.forward(&x2, pass.grad)?)?;
         }
         let mut out = dims.to_vec();
         *out.last_mut().expect("non-empty") = self.weight.dim(0)?;
