@@ -78,11 +78,14 @@ enum Command {
     #[command(after_help = "Each step picks B start states from the buffer (PUCT), samples k \
         rollouts from each with the policy, scores them in the sandbox, and trains the policy \
         on the group advantages. Everything lands in the run directory: config.toml, \
-        events.jsonl, buffer.json (checkpoint), best/ and plots/.\n\n\
+        events.jsonl, buffer.json (checkpoint), best/ and plots/, and for a trained \
+        LLM policy checkpoints/ (LoRA adapters and optimiser state).\n\n\
         Examples:\n  \
         discover run circle-packing-26 --steps 60\n  \
         discover run erdos-min-overlap --objective mean --reuse none --seed 3\n  \
         discover run circle-packing-26 --policy restarts --time-limit 300\n  \
+        discover run circle-packing-26 --policy local --model models/qwen3-0.6b --groups 8 --group-size 8\n  \
+        discover run circle-packing-26 --policy openai --base-url http://127.0.0.1:8000/v1\n  \
         discover resume runs/circle-packing-26-0-1764000000")]
     Run(run::RunArgs),
     /// Fetch and compile the Python sandbox runtime (once per machine).

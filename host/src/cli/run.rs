@@ -32,10 +32,6 @@ pub struct RunArgs {
     /// adapters on it train as the run goes: test-time training).
     #[arg(long, value_enum, default_value_t = PolicyKind::Numeric)]
     policy: PolicyKind,
-    #[command(flatten)]
-    llm: LlmArgs,
-    #[command(flatten)]
-    train: TrainArgs,
     /// Training steps.
     #[arg(long, default_value_t = 100)]
     steps: u32,
@@ -83,6 +79,11 @@ pub struct RunArgs {
     /// Print the summary as JSON (and no progress line).
     #[arg(long)]
     json: bool,
+    // Last: their help headings would otherwise also cover the flags after them.
+    #[command(flatten)]
+    llm: LlmArgs,
+    #[command(flatten)]
+    train: TrainArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
