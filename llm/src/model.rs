@@ -43,36 +43,91 @@ impl Pass {
 }
 
 /// Keys and values seen so far, per layer: `[batch, kv_heads, time, head_dim]`.
-#[derive(Clone, Debug, Default)]
+///
+/// While sampling, each layer's keys and values live in a buffer with room to
+/// spare, written in place as tokens come (doubling when full), so a decode
+/// step copies one position, not the whole history. A differentiable pass
+/// concatenates instead (in-place writes have no gradient).
+#[derive(Debug, Default)]
 pub struct Cache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    layers: Vec<Option<LayerCache>>,
+}
+
+#[derive(Debug)]
+struct LayerCache {
+    /// [batch, kv_heads, capacity, head_dim]; positions `len..` are unused.
+    k: Tensor,
+    v: Tensor,
+    len: usize,
+}
+
+impl LayerCache {
+    /// Append `k`, `v` ([b, kv, s, d]) and return every cached position.
+    fn append(slot: &mut Option<LayerCache>, k: Tensor, v: Tensor, grad: bool) -> Result<(Tensor, Tensor)> {
+        let s = k.dim(2)?;
+        let Some(c) = slot else {
+            // The first chunk: its tensors become the cache as they are (a
+            // graph node while training); room is made on the first append.
+            *slot = Some(LayerCache { k: k.clone(), v: v.clone(), len: s });
+            return Ok((k, v));
+        };
+        if grad {
+            let (ck, cv) = (c.k.narrow(2, 0, c.len)?, c.v.narrow(2, 0, c.len)?);
+            let (nk, nv) = (Tensor::cat(&[&ck, &k], 2)?, Tensor::cat(&[&cv, &v], 2)?);
+            *c = LayerCache { k: nk.clone(), v: nv.clone(), len: c.len + s };
+            return Ok((nk, nv));
+        }
+        let capacity = c.k.dim(2)?;
+        if c.len + s > capacity {
+            let (b, kv, _, d) = c.k.dims4()?;
+            let room = (2 * capacity).max(c.len + s).max(64);
+            let grow = |old: &Tensor| -> Result<Tensor> {
+                let new = Tensor::zeros((b, kv, room, d), old.dtype(), old.device())?;
+                new.slice_set(&old.narrow(2, 0, c.len)?.contiguous()?, 2, 0)?;
+                Ok(new)
+            };
+            c.k = grow(&c.k)?;
+            c.v = grow(&c.v)?;
+        }
+        c.k.slice_set(&k.contiguous()?, 2, c.len)?;
+        c.v.slice_set(&v.contiguous()?, 2, c.len)?;
+        c.len += s;
+        Ok((c.k.narrow(2, 0, c.len)?, c.v.narrow(2, 0, c.len)?))
+    }
 }
 
 impl Cache {
     pub fn new(layers: usize) -> Cache {
-        Cache { layers: vec![None; layers] }
+        Cache { layers: (0..layers).map(|_| None).collect() }
     }
 
     /// Time steps cached.
     pub fn len(&self) -> usize {
-        self.layers.first().and_then(|l| l.as_ref()).map_or(0, |(k, _)| k.dim(2).unwrap_or(0))
+        self.layers.first().and_then(|l| l.as_ref()).map_or(0, |c| c.len)
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Keep (or repeat) batch rows: row `i` of the result is row `rows[i]` of this cache.
+    /// Keep (or repeat) batch rows: row `i` of the result is row `rows[i]` of
+    /// this cache (a copy; differentiable).
     pub fn select_rows(&self, rows: &[u32]) -> Result<Cache> {
-        let Some(device) = self.layers.iter().flatten().next().map(|(k, _)| k.device().clone()) else {
-            return Ok(self.clone());
+        let Some(device) = self.layers.iter().flatten().next().map(|c| c.k.device().clone()) else {
+            return Ok(Cache::new(self.layers.len()));
         };
         let index = Tensor::new(rows, &device)?;
         let layers = self
             .layers
             .iter()
             .map(|l| match l {
-                Some((k, v)) => Ok(Some((k.index_select(&index, 0)?, v.index_select(&index, 0)?))),
+                // Whole buffers (index_select wants them contiguous); the
+                // spare room comes along.
+                Some(c) => Ok(Some(LayerCache {
+                    k: c.k.contiguous()?.index_select(&index, 0)?,
+                    v: c.v.contiguous()?.index_select(&index, 0)?,
+                    len: c.len,
+                })),
                 None => Ok(None),
             })
             .collect::<Result<_>>()?;
@@ -197,7 +252,7 @@ impl Attention {
         cos: &Tensor,
         sin: &Tensor,
         mask: &Tensor,
-        cache: &mut Option<(Tensor, Tensor)>,
+        cache: &mut Option<LayerCache>,
         pass: Pass,
     ) -> Result<Tensor> {
         let (b, s, _) = x.dims3()?;
@@ -214,11 +269,7 @@ impl Attention {
             if pass.grad { rope_composed(x, cos, sin) } else { Ok(candle_nn::rotary_emb::rope(x, cos, sin)?) }
         };
         let (q, k) = (rope(&q)?, rope(&k)?);
-        let (k, v) = match cache.take() {
-            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-            None => (k, v),
-        };
-        *cache = Some((k.clone(), v.clone()));
+        let (k, v) = LayerCache::append(cache, k, v, pass.grad)?;
         // Grouped-query attention without copying K and V per query head: the
         // `rep` query heads that share a KV head (heads are KV-major) become
         // extra rows of one product with that KV head.

@@ -26,10 +26,15 @@ fn sampler_logprobs_equal_teacher_forcing_in_every_family() {
         let a = prompt(&model, "Pack 26 circles in a unit square.");
         let b = prompt(&model, "Hi");
         let params = |seed| SamplingParams { max_tokens: 40, seed, ..Default::default() };
+        // And one longer than a prefill chunk (256), so that the KV cache
+        // grows in place several times.
+        let long = prompt(&model, &"0123456789 abcdefghij ".repeat(30));
+        assert!(long.len() > 600, "{}", long.len());
         let requests = vec![
             Request { prompt: a.clone(), params: params(1) },
             Request { prompt: b.clone(), params: params(2) },
             Request { prompt: a.clone(), params: params(3) },
+            Request { prompt: long, params: params(4) },
         ];
         let out = model.generate(&requests).unwrap();
         for (r, g) in requests.iter().zip(&out) {
