@@ -101,6 +101,7 @@ fn settings(objective: Objective, steps: u32, checkpoint_every: u32) -> Settings
 fn run(model_dir: &Path, objective: Objective, train: bool, out: &Path) -> Vec<(f64, f64)> {
     let (mut policy, env) = policy(model_dir, train);
     let dir = RunDir::create(out).unwrap();
+    dir.write_config("# a toy run driven by tests/train.rs\n").unwrap();
     let mut run = Run::start(settings(objective, STEPS, 4), Direction::Maximize, &env, &mut policy, Some(&dir)).unwrap();
     let mut curve = Vec::new();
     while !run.finished() {
@@ -159,6 +160,10 @@ fn the_entropic_objective_learns_a_toy_problem_through_the_engine() {
         // On-policy: the network that trains is the one that sampled.
         assert!(p["kl_sampler"].as_f64().unwrap().abs() < 1e-3, "{p}");
     }
+    // The report draws the training curves.
+    discover::report::write_plots(&RunDir::open(&entropic_dir).unwrap(), "letters", None).unwrap();
+    let svg = std::fs::read_to_string(entropic_dir.join("plots/training.svg")).unwrap();
+    assert!(svg.contains("KL to the base model") && svg.contains("<polyline"), "{svg}");
     let saved: Vec<&str> = steps.iter().filter_map(|s| s["policy_files"].as_str()).collect();
     assert_eq!(saved, ["checkpoints/step-000004", "checkpoints/step-000008", "checkpoints/step-000012", "checkpoints/step-000016"]);
     for f in saved {
