@@ -610,6 +610,7 @@ fn drive(
         "policy": policy_name,
         "trained": trains,
         "policy_files": run.policy_files.as_ref().map(|f| dir.path(f)),
+        "model": config.llm.as_ref().and_then(|l| l.model_dir.as_ref()),
     });
     if json {
         println!("{summary}");
@@ -659,7 +660,8 @@ fn print_summary(s: &serde_json::Value) {
         }
     }
     if let Some(files) = s["policy_files"].as_str() {
-        println!("trained adapters: {files} (serve them with `discover serve-model MODEL --adapter {files}`)");
+        let model = s["model"].as_str().unwrap_or("MODEL");
+        println!("trained adapters: {files} (serve them with `discover serve-model {model} --adapter {files}`)");
     }
 }
 
