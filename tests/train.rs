@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use discover::engine::{Action, Environment, Evaluated, Failure, Objective, Reuse, Run, RunDir, Settings, State};
-use discover::policy::{LlmPolicy, LocalSampler, LocalTrainer, Policy};
+use discover::policy::{LlmPolicy, LocalSampler, LocalTrainer, Policy, Trainer};
 use discover::problem::{Budgets, Direction, Shape, Solution, Spec};
 use discover_llm::tiny::{self, TinySpec};
 use discover_llm::{LocalModel, LoraConfig, Message, TrainConfig};
@@ -220,4 +220,57 @@ fn a_resumed_run_continues_from_its_checkpointed_adapters_exactly() {
     assert_eq!(saved(&split_dir), saved(&whole_dir), "the resumed run trained differently");
     // Training moved the adapters (B started at zero).
     assert!(saved(&whole_dir).iter().any(|(k, v)| k.ends_with("lora_B.weight") && v.iter().any(|x| *x != 0.0)));
+}
+
+/// A trainer whose second update fails (a GPU out of memory, say).
+struct FailsOnSecond {
+    inner: LocalTrainer,
+    calls: usize,
+}
+
+impl Trainer for FailsOnSecond {
+    fn update(&mut self, batch: &[(&discover::engine::Completion, f64)]) -> anyhow::Result<Value> {
+        self.calls += 1;
+        if self.calls == 2 {
+            anyhow::bail!("CUDA out of memory (simulated)");
+        }
+        self.inner.update(batch)
+    }
+
+    fn save(&self, dir: &Path) -> anyhow::Result<()> {
+        self.inner.save(dir)
+    }
+
+    fn restore(&mut self, dir: &Path) -> anyhow::Result<()> {
+        self.inner.restore(dir)
+    }
+}
+
+#[test]
+fn a_failed_training_step_stops_the_run_and_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model_dir = tmp.path().join("model");
+    tiny_model(&model_dir);
+    let dir = RunDir::create(&tmp.path().join("run")).unwrap();
+    let mut model = LocalModel::load(&model_dir, &discover_llm::Device::Cpu).unwrap();
+    model.model.add_adapters(&LoraConfig { rank: 4, alpha: 8.0, ..LoraConfig::default() }, 0).unwrap();
+    let targets = (b'a'..=b'z').map(|b| model.tokenizer.encode(&(b as char).to_string()).unwrap()[0]).collect();
+    let model = Arc::new(model);
+    let sampler = LocalSampler { model: model.clone(), temperature: 1.0, top_p: 1.0, max_tokens: 8 };
+    let inner = LocalTrainer::new(model, TrainConfig { learning_rate: 1e-2, ..TrainConfig::default() }).unwrap();
+    let mut policy = LlmPolicy::new("local", Box::new(sampler), &spec(), 60.0)
+        .with_prompt(Box::new(|_: &State| vec![Message::new("user", "Letters!")]))
+        .with_trainer(Box::new(FailsOnSecond { inner, calls: 0 }));
+    let env = Letters { targets };
+    let mut run = Run::start(settings(Objective::Entropic, 4, 1), Direction::Maximize, &env, &mut policy, Some(&dir)).unwrap();
+    run.step().unwrap();
+    let err = run.step().unwrap_err();
+    assert!(format!("{err:#}").contains("CUDA out of memory (simulated)"), "{err:#}");
+    assert_eq!(run.step, 1, "the failed step is not counted");
+    // On disk: step 1's checkpoint and adapters, nothing of step 2.
+    let checkpoint = dir.load_checkpoint().unwrap().unwrap();
+    assert_eq!((checkpoint.step, checkpoint.policy_files.as_deref()), (1, Some("checkpoints/step-000001")));
+    let steps = std::fs::read_to_string(dir.path("events.jsonl")).unwrap().lines().filter(|l| l.contains("\"type\":\"step\"")).count();
+    assert_eq!(steps, 1);
+    assert!(!dir.path("checkpoints/step-000002").exists());
 }

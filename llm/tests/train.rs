@@ -265,4 +265,9 @@ fn bad_adapters_and_batches_are_refused_clearly() {
     let trainer = Trainer::new(&model.model, TrainConfig::default()).unwrap();
     let err = trainer.gradients(&model.model, &seqs).err().unwrap();
     assert!(format!("{err:#}").contains("3 completion tokens but 1 sampler log-probs"), "{err:#}");
+    // A sampler log-prob of -inf (a token the sampler could not have drawn)
+    // makes the importance ratio infinite: refused, not applied.
+    let seqs = [Sequence { prompt: &p, completion: &[1, 2], sampler_logprobs: &[-1.0, f32::NEG_INFINITY], advantage: 1.0 }];
+    let err = trainer.gradients(&model.model, &seqs).err().unwrap();
+    assert!(format!("{err:#}").contains("not finite"), "{err:#}");
 }
