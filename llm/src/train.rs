@@ -225,29 +225,22 @@ impl Trainer {
         let live: Vec<&Sequence> = batch.iter().filter(|s| !s.completion.is_empty()).collect();
         let groups = micro_batches(&live, self.config.micro_batch_tokens);
 
-        // Per-token advantages: A everywhere, plus the KL shaping (base model, no gradient).
-        let mut base: Vec<Vec<f32>> = Vec::with_capacity(live.len());
+        // Per-token advantages: A everywhere, plus the KL shaping against the
+        // base model (no gradient). Micro-batches take the sequences in order,
+        // so `d[i]` belongs to `live[i]`.
+        let mut d: Vec<Vec<f64>> = Vec::with_capacity(live.len());
         for g in &groups {
             let rows: Vec<&[u32]> = g.iter().map(|&i| live[i].completion).collect();
-            let lp = completion_logprobs(model, live[g[0]].prompt, &rows, Pass::BASE)?;
-            let lp = lp.to_dtype(DType::F32)?.to_vec2::<f32>()?;
-            for (r, &i) in g.iter().enumerate() {
-                base.push(lp[r][..live[i].completion.len()].to_vec());
+            let base = completion_logprobs(model, live[g[0]].prompt, &rows, Pass::BASE)?;
+            for (&i, base) in g.iter().zip(base.to_dtype(DType::F64)?.to_vec2::<f64>()?) {
+                d.push(live[i].sampler_logprobs.iter().zip(base).map(|(&q, p)| q as f64 - p).collect());
             }
         }
-        let order: Vec<usize> = groups.iter().flatten().copied().collect();
-        let d: Vec<Vec<f64>> = order
-            .iter()
-            .zip(&base)
-            .map(|(&i, b)| live[i].sampler_logprobs.iter().zip(b).map(|(&q, &p)| q as f64 - p as f64).collect())
-            .collect();
         let tokens: usize = d.iter().map(Vec::len).sum();
         let d_mean = d.iter().flatten().sum::<f64>() / tokens.max(1) as f64;
         let lambda = self.config.kl_coef;
-        let mut advantages: HashMap<usize, Vec<f64>> = HashMap::new();
-        for (&i, d_i) in order.iter().zip(&d) {
-            advantages.insert(i, d_i.iter().map(|dt| live[i].advantage + lambda * (d_mean - dt)).collect());
-        }
+        let advantages: Vec<Vec<f64>> =
+            live.iter().zip(&d).map(|(s, d_s)| d_s.iter().map(|dt| s.advantage + lambda * (d_mean - dt)).collect()).collect();
 
         let mut sums: Vec<Option<Tensor>> = vec![None; vars.len()];
         let mut stats = StepStats { sequences: live.len(), tokens, kl_base: d_mean, micro_batches: groups.len(), ..StepStats::default() };
@@ -261,7 +254,7 @@ impl Trainer {
             for &i in g {
                 let n = live[i].completion.len();
                 q.extend(live[i].sampler_logprobs.iter().copied().chain(std::iter::repeat_n(0.0, width - n)));
-                a.extend(advantages[&i].iter().map(|&x| x as f32).chain(std::iter::repeat_n(0.0, width - n)));
+                a.extend(advantages[i].iter().map(|&x| x as f32).chain(std::iter::repeat_n(0.0, width - n)));
                 w.extend(std::iter::repeat_n(1f32, n).chain(std::iter::repeat_n(0.0, width - n)));
             }
             let logp = completion_logprobs(model, live[g[0]].prompt, &rows, Pass::TRAIN)?;
@@ -311,7 +304,7 @@ impl Trainer {
         stats.kl_sampler = kl_sampler / n;
         stats.clipped_fraction = clipped / n;
         if !stats.loss.is_finite() || !stats.grad_norm.is_finite() {
-            bail!("the loss or its gradient is not finite (loss {}, grad norm {}): the step is skipped", stats.loss, stats.grad_norm);
+            bail!("the loss or its gradient is not finite (loss {}, grad norm {}); no update was applied", stats.loss, stats.grad_norm);
         }
         Ok(Gradients { grads, stats })
     }
