@@ -312,6 +312,23 @@ struct Layer {
     mlp: Mlp,
 }
 
+/// A layer's projections as its weights name them under `model.layers.N.`,
+/// in the order of [`Layer::projections`] (the short names are `lora::TARGETS`).
+const PROJECTIONS: [&str; 7] =
+    ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
+
+impl Layer {
+    fn projections(&self) -> [&Proj; 7] {
+        let (a, m) = (&self.attn, &self.mlp);
+        [&a.q, &a.k, &a.v, &a.o, &m.gate, &m.up, &m.down]
+    }
+
+    fn projections_mut(&mut self) -> [&mut Proj; 7] {
+        let (a, m) = (&mut self.attn, &mut self.mlp);
+        [&mut a.q, &mut a.k, &mut a.v, &mut a.o, &mut m.gate, &mut m.up, &mut m.down]
+    }
+}
+
 /// A decoder-only language model with its weights.
 #[derive(Clone, Debug)]
 pub struct Model {
@@ -385,26 +402,6 @@ impl Model {
         self.dtype
     }
 
-    /// Every projection an adapter can target, with its module name as in the
-    /// weights (`model.layers.3.self_attn.q_proj`) and its short name (`q_proj`).
-    fn projections_mut(&mut self) -> Vec<(String, &'static str, &mut Proj)> {
-        let mut out = Vec::new();
-        for (i, layer) in self.layers.iter_mut().enumerate() {
-            let attn = format!("model.layers.{i}.self_attn");
-            let mlp = format!("model.layers.{i}.mlp");
-            let a = &mut layer.attn;
-            out.push((format!("{attn}.q_proj"), "q_proj", &mut a.q));
-            out.push((format!("{attn}.k_proj"), "k_proj", &mut a.k));
-            out.push((format!("{attn}.v_proj"), "v_proj", &mut a.v));
-            out.push((format!("{attn}.o_proj"), "o_proj", &mut a.o));
-            let m = &mut layer.mlp;
-            out.push((format!("{mlp}.gate_proj"), "gate_proj", &mut m.gate));
-            out.push((format!("{mlp}.up_proj"), "up_proj", &mut m.up));
-            out.push((format!("{mlp}.down_proj"), "down_proj", &mut m.down));
-        }
-        out
-    }
-
     /// Attach fresh adapters (A random from `seed`, B = 0: the model's outputs
     /// do not change).
     pub fn add_adapters(&mut self, config: &LoraConfig, seed: u64) -> Result<()> {
@@ -414,9 +411,12 @@ impl Model {
         }
         let mut rng = lora::init_rng(seed);
         let (device, dtype) = (self.device.clone(), lora::dtype_for(self.dtype));
-        for (_, short, proj) in self.projections_mut() {
-            if config.targets(short) {
-                proj.lora = Some(Lora::new(proj.in_features(), proj.out_features(), config, &mut rng, &device, dtype)?);
+        for layer in &mut self.layers {
+            for (name, proj) in PROJECTIONS.iter().zip(layer.projections_mut()) {
+                let short = name.rsplit('.').next().unwrap_or(name);
+                if config.targets(short) {
+                    proj.lora = Some(Lora::new(proj.in_features(), proj.out_features(), config, &mut rng, &device, dtype)?);
+                }
             }
         }
         self.lora = Some(config.clone());
@@ -432,17 +432,7 @@ impl Model {
     pub fn adapters(&self) -> Vec<(String, &Lora)> {
         let mut out = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {
-            let (a, m) = (&layer.attn, &layer.mlp);
-            let projs = [
-                ("self_attn.q_proj", &a.q),
-                ("self_attn.k_proj", &a.k),
-                ("self_attn.v_proj", &a.v),
-                ("self_attn.o_proj", &a.o),
-                ("mlp.gate_proj", &m.gate),
-                ("mlp.up_proj", &m.up),
-                ("mlp.down_proj", &m.down),
-            ];
-            for (name, proj) in projs {
+            for (name, proj) in PROJECTIONS.iter().zip(layer.projections()) {
                 if let Some(l) = &proj.lora {
                     out.push((format!("model.layers.{i}.{name}"), l));
                 }
