@@ -165,7 +165,7 @@ impl Adam {
 }
 
 /// The names of a model's trainable tensors, in [`Model::adapter_vars`] order.
-pub fn param_names(model: &Model) -> Vec<String> {
+fn param_names(model: &Model) -> Vec<String> {
     model
         .adapters()
         .into_iter()
@@ -194,6 +194,21 @@ impl Trainer {
         config.check()?;
         ensure!(model.lora_config().is_some(), "training needs adapters on the model (Model::add_adapters)");
         Ok(Trainer { adam: Adam::new(&model.adapter_vars())?, config })
+    }
+
+    /// A training checkpoint in `dir`: the model's adapters as a PEFT adapter
+    /// directory and this optimiser's state beside them ([`OPTIMIZER_STATE`]).
+    pub fn save(&self, model: &Model, dir: &Path, base_model: &str) -> Result<()> {
+        model.save_adapters(dir, base_model)?;
+        self.adam.save(&dir.join(OPTIMIZER_STATE), &param_names(model))
+    }
+
+    /// Load what [`Trainer::save`] wrote: the adapter weights into the model's
+    /// adapters (in place, same shape), the moments and step count here.
+    pub fn restore(&mut self, model: &Model, dir: &Path) -> Result<()> {
+        model.set_adapters(dir)?;
+        self.adam = Adam::load(&dir.join(OPTIMIZER_STATE), &param_names(model), &model.adapter_vars())?;
+        Ok(())
     }
 
     /// One optimiser step on `batch`.

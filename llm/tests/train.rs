@@ -6,7 +6,7 @@
 use candle_core::{DType, Device, Tensor};
 use discover_llm::model::Pass;
 use discover_llm::tiny::{self, TinySpec};
-use discover_llm::train::{self, Adam, Sequence, TrainConfig, Trainer};
+use discover_llm::train::{self, Sequence, TrainConfig, Trainer};
 use discover_llm::{Arch, LocalModel, LoraConfig, Message, Request, SamplingParams};
 use rand::{Rng, SeedableRng};
 
@@ -206,18 +206,19 @@ fn adapters_and_optimizer_state_round_trip_through_files() {
         trainer.step(&model.model, &batch.sequences()).unwrap();
     }
     let ckpt = tempfile::tempdir().unwrap();
-    model.model.save_adapters(ckpt.path(), "tiny").unwrap();
-    let names = train::param_names(&model.model);
-    trainer.adam.save(&ckpt.path().join(train::OPTIMIZER_STATE), &names).unwrap();
+    trainer.save(&model.model, ckpt.path(), "tiny").unwrap();
+    assert!(ckpt.path().join(train::OPTIMIZER_STATE).is_file());
     let peft: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ckpt.path().join("adapter_config.json")).unwrap()).unwrap();
     assert_eq!((peft["r"].as_u64(), peft["lora_alpha"].as_f64(), peft["peft_type"].as_str()), (Some(4), Some(8.0), Some("LORA")));
 
-    // A fresh process's view: the base model, then the files.
+    // A fresh process's view: the base model, then the files (adapters
+    // attached the way serve-model does, the optimiser the way a resume does).
     let mut restored = LocalModel::load(dir.path(), &Device::Cpu).unwrap();
     restored.model.load_adapters(ckpt.path()).unwrap();
-    let adam = Adam::load(&ckpt.path().join(train::OPTIMIZER_STATE), &names, &restored.model.adapter_vars()).unwrap();
-    assert_eq!(adam.steps, 2);
-    for ((m1, v1), (m2, v2)) in trainer.adam.moments.iter().zip(&adam.moments) {
+    let mut resumed = Trainer::new(&restored.model, config).unwrap();
+    resumed.restore(&restored.model, ckpt.path()).unwrap();
+    assert_eq!(resumed.adam.steps, 2);
+    for ((m1, v1), (m2, v2)) in trainer.adam.moments.iter().zip(&resumed.adam.moments) {
         assert_eq!(m1.flatten_all().unwrap().to_vec1::<f32>().unwrap(), m2.flatten_all().unwrap().to_vec1::<f32>().unwrap());
         assert_eq!(v1.flatten_all().unwrap().to_vec1::<f32>().unwrap(), v2.flatten_all().unwrap().to_vec1::<f32>().unwrap());
     }
@@ -227,7 +228,6 @@ fn adapters_and_optimizer_state_round_trip_through_files() {
     assert_ne!(restored.model.logprobs(&all, n).unwrap(), restored.model.logprobs_with(&all, n, Pass::BASE).unwrap());
 
     // One more step on each: the same result (moments and step count were restored).
-    let mut resumed = Trainer { config, adam };
     trainer.step(&model.model, &batch.sequences()).unwrap();
     resumed.step(&restored.model, &batch.sequences()).unwrap();
     assert_eq!(model.model.logprobs(&all, n).unwrap(), restored.model.logprobs(&all, n).unwrap());

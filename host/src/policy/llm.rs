@@ -333,17 +333,11 @@ impl Trainer for LocalTrainer {
     }
 
     fn save(&self, dir: &Path) -> Result<()> {
-        self.model.model.save_adapters(dir, &self.model.dir.display().to_string())?;
-        let names = discover_llm::train::param_names(&self.model.model);
-        self.trainer.adam.save(&dir.join(discover_llm::train::OPTIMIZER_STATE), &names)
+        self.trainer.save(&self.model.model, dir, &self.model.dir.display().to_string())
     }
 
     fn restore(&mut self, dir: &Path) -> Result<()> {
         // Into the shared network's adapters, which the run's config shaped.
-        let model = &self.model.model;
-        model.set_adapters(dir)?;
-        let names = discover_llm::train::param_names(model);
-        self.trainer.adam = discover_llm::train::Adam::load(&dir.join(discover_llm::train::OPTIMIZER_STATE), &names, &model.adapter_vars())?;
-        Ok(())
+        self.trainer.restore(&self.model.model, dir)
     }
 }
