@@ -74,6 +74,16 @@ pub enum Finish {
     Length,
 }
 
+impl Finish {
+    /// The OpenAI API's `finish_reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Finish::Stop => "stop",
+            Finish::Length => "length",
+        }
+    }
+}
+
 /// A sampled completion: its tokens (the end-of-sequence token included, so
 /// that training sees it), the sampler's log-prob of each, and its text.
 #[derive(Clone, Debug, PartialEq, Serialize)]

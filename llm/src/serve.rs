@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use crate::generate::{Finish, Generation, Request, SamplingParams};
+use crate::generate::{Generation, Request, SamplingParams};
 use crate::tokenizer::Message;
 use crate::LocalModel;
 
@@ -308,7 +308,7 @@ async fn answer(s: &Shared, req: ChatRequest) -> Result<Value, (StatusCode, Stri
             json!({
                 "index": i,
                 "message": {"role": "assistant", "content": g.text},
-                "finish_reason": match g.finish { Finish::Stop => "stop", Finish::Length => "length" },
+                "finish_reason": g.finish.as_str(),
                 "logprobs": logprobs,
                 // Not in OpenAI's API: the sampled ids, for clients that train on them.
                 "token_ids": g.tokens,

@@ -244,12 +244,11 @@ pub struct LocalSampler {
 impl Sampler for LocalSampler {
     fn complete(&self, chats: &[Chat]) -> Result<Vec<Answer>> {
         let mut requests = Vec::new();
-        let (mut prompt_tokens, mut prompt_ids) = (Vec::new(), Vec::new());
+        let mut prompt_ids = Vec::new();
         for chat in chats {
             let prompt = self.model.chat_tokens(&chat.messages)?;
             let room = self.model.model.config.max_position_embeddings.saturating_sub(prompt.len());
             anyhow::ensure!(room > 0, "the prompt has {} tokens, more than the model's context", prompt.len());
-            prompt_tokens.push(prompt.len() as u64);
             prompt_ids.push(prompt.clone());
             for i in 0..chat.n {
                 requests.push(discover_llm::Request {
@@ -268,20 +267,16 @@ impl Sampler for LocalSampler {
         let mut out = self.model.generate(&requests)?.into_iter();
         Ok(chats
             .iter()
-            .zip(prompt_tokens)
             .zip(prompt_ids)
-            .map(|((chat, prompt_tokens), prompt_ids)| Answer {
-                prompt_tokens,
+            .map(|(chat, prompt_ids)| Answer {
+                prompt_tokens: prompt_ids.len() as u64,
                 prompt_ids,
                 samples: out
                     .by_ref()
                     .take(chat.n)
                     .map(|g| Sampled {
                         completion_tokens: g.tokens.len() as u64,
-                        finish: match g.finish {
-                            discover_llm::Finish::Stop => "stop".into(),
-                            discover_llm::Finish::Length => "length".into(),
-                        },
+                        finish: g.finish.as_str().into(),
                         text: g.text,
                         tokens: g.tokens,
                         logprobs: g.logprobs,
