@@ -249,27 +249,31 @@ pub struct TrainArgs {
     /// Sample only: the frozen-policy ablation (the same sampler, no updates).
     #[arg(long)]
     no_train: bool,
-    /// Rank of the LoRA adapters.
-    #[arg(long, default_value_t = 32)]
-    lora_rank: usize,
+    // The training flags are options so that `--no-train` and other policies
+    // can refuse them; their defaults are `LoraConfig::default()` and
+    // `TrainConfig::default()` (the paper's).
+    /// Rank of the LoRA adapters [default: 32].
+    #[arg(long)]
+    lora_rank: Option<usize>,
     /// LoRA alpha: the adapters' output is scaled by alpha / rank [default: the rank].
     #[arg(long)]
     lora_alpha: Option<f64>,
-    /// Projections that get adapters (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj")]
-    lora_targets: Vec<String>,
+    /// Projections that get adapters, comma-separated [default:
+    /// q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj].
+    #[arg(long, value_delimiter = ',')]
+    lora_targets: Option<Vec<String>>,
     /// PPO-clip the importance ratio to [1 - EPS, 1 + EPS] (the paper trains
     /// without clipping; 0.2 is the usual value).
     #[arg(long, value_name = "EPS")]
     clip: Option<f64>,
     /// lambda of the KL shaping toward the base model, added to the token
-    /// advantages as lambda (mean d - d_t), d = log q - log p_base (0: off).
-    #[arg(long, value_name = "LAMBDA", default_value_t = 0.0)]
-    kl_coef: f64,
+    /// advantages as lambda (mean d - d_t), d = log q - log p_base [default: 0, off].
+    #[arg(long, value_name = "LAMBDA")]
+    kl_coef: Option<f64>,
     /// Tokens per forward/backward pass (prompt + rows x longest completion);
-    /// gradients are summed over passes into one optimiser step.
-    #[arg(long, default_value_t = 8192)]
-    micro_batch_tokens: usize,
+    /// gradients are summed over passes into one optimiser step [default: 8192].
+    #[arg(long)]
+    micro_batch_tokens: Option<usize>,
     /// Save the adapters and optimiser state every this many steps (and after
     /// the last) under the run's checkpoints/.
     #[arg(long, default_value_t = crate::engine::run::default_checkpoint_every())]
@@ -285,13 +289,12 @@ pub struct TrainSettings {
 
 impl TrainArgs {
     fn config(&self, policy: PolicyKind, lr: Option<f64>) -> Result<Option<TrainSettings>> {
-        let defaults = TrainArgs::parse_defaults();
-        let touched = self.lora_rank != defaults.lora_rank
+        let touched = self.lora_rank.is_some()
             || self.lora_alpha.is_some()
-            || self.lora_targets != defaults.lora_targets
+            || self.lora_targets.is_some()
             || self.clip.is_some()
-            || self.kl_coef != defaults.kl_coef
-            || self.micro_batch_tokens != defaults.micro_batch_tokens;
+            || self.kl_coef.is_some()
+            || self.micro_batch_tokens.is_some();
         if policy != PolicyKind::Local {
             if self.no_train {
                 bail!("--no-train is for --policy local (the openai policy always samples only)");
@@ -307,28 +310,23 @@ impl TrainArgs {
             }
             return Ok(None);
         }
+        let (lora, optimizer) = (discover_llm::LoraConfig::default(), discover_llm::TrainConfig::default());
+        let rank = self.lora_rank.unwrap_or(lora.rank);
         let lora = discover_llm::LoraConfig {
-            rank: self.lora_rank,
-            alpha: self.lora_alpha.unwrap_or(self.lora_rank as f64),
-            targets: self.lora_targets.iter().map(|t| t.trim().to_string()).collect(),
+            rank,
+            alpha: self.lora_alpha.unwrap_or(rank as f64),
+            targets: self.lora_targets.as_ref().map_or(lora.targets, |t| t.iter().map(|t| t.trim().to_string()).collect()),
         };
         lora.check().context("--lora-rank, --lora-alpha or --lora-targets")?;
         let optimizer = discover_llm::TrainConfig {
-            learning_rate: lr.unwrap_or(discover_llm::TrainConfig::default().learning_rate),
+            learning_rate: lr.unwrap_or(optimizer.learning_rate),
             clip: self.clip,
-            kl_coef: self.kl_coef,
-            micro_batch_tokens: self.micro_batch_tokens,
-            ..discover_llm::TrainConfig::default()
+            kl_coef: self.kl_coef.unwrap_or(optimizer.kl_coef),
+            micro_batch_tokens: self.micro_batch_tokens.unwrap_or(optimizer.micro_batch_tokens),
+            ..optimizer
         };
         optimizer.check().context("--lr, --clip, --kl-coef or --micro-batch-tokens")?;
         Ok(Some(TrainSettings { lora, optimizer }))
-    }
-
-    /// The flags' defaults, to tell which ones a user set.
-    fn parse_defaults() -> TrainArgs {
-        use clap::FromArgMatches;
-        let cmd = TrainArgs::augment_args(clap::Command::new("defaults"));
-        TrainArgs::from_arg_matches(&cmd.get_matches_from(["defaults"])).expect("the defaults parse")
     }
 }
 
