@@ -43,6 +43,14 @@ fn randomise_b(model: &LocalModel, seed: u64) {
     }
 }
 
+/// Two sampled completions of `prompt`, the first with advantage +1, the second -1.
+fn winner_and_loser<'a>(prompt: &'a [u32], rows: &'a [(Vec<u32>, Vec<f32>)]) -> Vec<Sequence<'a>> {
+    rows.iter()
+        .zip([1.0, -1.0])
+        .map(|((c, q), a)| Sequence { prompt, completion: c, sampler_logprobs: q, advantage: a })
+        .collect()
+}
+
 #[test]
 fn adapters_with_zero_b_are_the_base_model_exactly() {
     for arch in [Arch::Qwen2, Arch::Qwen3, Arch::Llama] {
@@ -149,11 +157,7 @@ fn kl_shaping_is_applied_to_the_advantages() {
     randomise_b(&model, 4);
     let p = prompt(&model, "x");
     let rows = sample(&model, &p, 2, 8, 5);
-    let seqs: Vec<Sequence> = rows
-        .iter()
-        .zip([1.0, -1.0])
-        .map(|((c, q), a)| Sequence { prompt: &p, completion: c, sampler_logprobs: q, advantage: a })
-        .collect();
+    let seqs = winner_and_loser(&p, &rows);
     let stats = |kl_coef| {
         let t = Trainer::new(&model.model, TrainConfig { kl_coef, ..TrainConfig::default() }).unwrap();
         t.gradients(&model.model, &seqs).unwrap()
@@ -175,11 +179,7 @@ fn a_step_moves_probability_toward_advantaged_completions() {
     model.model.add_adapters(&lora(8), 1).unwrap();
     let p = prompt(&model, "go");
     let rows = sample(&model, &p, 2, 12, 7);
-    let seqs: Vec<Sequence> = rows
-        .iter()
-        .zip([1.0, -1.0])
-        .map(|((c, q), a)| Sequence { prompt: &p, completion: c, sampler_logprobs: q, advantage: a })
-        .collect();
+    let seqs = winner_and_loser(&p, &rows);
     let total = |i: usize| -> f32 {
         let all: Vec<u32> = p.iter().chain(&rows[i].0).copied().collect();
         model.model.logprobs(&all, p.len()).unwrap().iter().sum()
