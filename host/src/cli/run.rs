@@ -96,15 +96,6 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
-    fn name(self) -> &'static str {
-        match self {
-            PolicyKind::Numeric => "numeric",
-            PolicyKind::Restarts => "restarts",
-            PolicyKind::Openai => "openai",
-            PolicyKind::Local => "local",
-        }
-    }
-
     fn writes_programs(self) -> bool {
         matches!(self, PolicyKind::Openai | PolicyKind::Local)
     }
@@ -392,8 +383,8 @@ impl RunArgs {
             }
         }
         let train = self.train.config(self.policy, self.lr)?;
-        if self.policy.writes_programs() && self.policy != PolicyKind::Local && self.lr.is_some() {
-            bail!("--lr has no effect with --policy {}: it samples only", self.policy.name());
+        if self.policy == PolicyKind::Openai && self.lr.is_some() {
+            bail!("--lr has no effect with --policy openai: it samples only");
         }
         if self.steps == 0 {
             bail!("--steps must be at least 1");
