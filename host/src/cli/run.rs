@@ -505,8 +505,7 @@ pub fn resume(sandbox: &Sandbox, cache_dir: Option<&Path>, root: &Path, json: bo
     let checkpoint = dir.load_checkpoint()?;
     if let (Some(c), Some(_), false) = (&checkpoint, &config.train, json) {
         // Adapters are saved every --checkpoint-every steps, the buffer every step.
-        let saved = c.policy_files.as_deref().and_then(|f| f.rsplit('-').next()).and_then(|n| n.parse::<u32>().ok());
-        match saved {
+        match c.policy_files_step() {
             Some(s) if s < c.step => eprintln!(
                 "note: resuming after step {}; the adapters and optimiser state are step {s}'s ({}), so the updates of steps {}-{} are not in them",
                 c.step,

@@ -41,6 +41,17 @@ pub struct Checkpoint {
     pub policy_files: Option<String>,
 }
 
+impl Checkpoint {
+    /// The step after which `policy_files` were written (their folder's number,
+    /// see [`RunDir::save_policy_files`]).
+    pub fn policy_files_step(&self) -> Option<u32> {
+        self.policy_files.as_deref()?.strip_prefix(POLICY_FILES_PREFIX)?.parse().ok()
+    }
+}
+
+/// Where a policy's files go: `checkpoints/step-NNNNNN`.
+const POLICY_FILES_PREFIX: &str = "checkpoints/step-";
+
 /// A run directory on disk.
 #[derive(Clone, Debug)]
 pub struct RunDir {
@@ -148,7 +159,7 @@ impl RunDir {
     /// `None` when `write` had nothing to save. Older folders are kept, so an
     /// adapter can be served from any checkpointed step.
     pub fn save_policy_files(&self, step: u32, write: impl FnOnce(&Path) -> Result<bool>) -> Result<Option<String>> {
-        let rel = format!("checkpoints/step-{step:06}");
+        let rel = format!("{POLICY_FILES_PREFIX}{step:06}");
         let tmp = self.path(&format!("checkpoints/.step-{step:06}.partial"));
         if tmp.exists() {
             fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
