@@ -210,6 +210,7 @@ fn a_resumed_run_continues_from_its_checkpointed_adapters_exactly() {
     let checkpoint = split_dir.load_checkpoint().unwrap().unwrap();
     assert_eq!((checkpoint.step, checkpoint.policy_files.as_deref()), (3, Some("checkpoints/step-000003")));
     assert_eq!(checkpoint.policy["optimizer_steps"], 3);
+    assert_eq!(checkpoint.policy_files_step(), Some(3));
     let (mut p, env) = policy(&model_dir, true);
     let mut resumed = Run::resume(settings(Objective::Entropic, 6, 3), Direction::Maximize, &env, &mut p, Some(&split_dir), checkpoint).unwrap();
     let tail = steps(&mut resumed, 3);
