@@ -432,6 +432,9 @@ fn a_local_policy_run_trains_adapters_that_serve_model_serves() {
         (vec!["--policy", "local", "--model", m, "--clip", "1.5"], "the PPO clip must be in (0, 1)"),
         (vec!["--policy", "openai", "--base-url", "http://127.0.0.1:9/v1", "--no-train"], "--no-train is for --policy local"),
         (vec!["--policy", "numeric", "--lora-rank", "8"], "the LoRA and training flags are for --policy local"),
+        (vec!["--policy", "local", "--model", m, "--no-train", "--lora-rank", "32"], "--no-train samples only"),
+        (vec!["--policy", "local", "--model", m, "--checkpoint-every", "0"], "--checkpoint-every must be at least 1"),
+        (vec!["--policy", "openai", "--base-url", "http://127.0.0.1:9/v1", "--lr", "1e-4"], "--lr has no effect with --policy openai"),
     ] {
         let mut all = vec!["run", "circle-packing-26", "--steps", "1"];
         all.extend(args);
