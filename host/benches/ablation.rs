@@ -83,6 +83,7 @@ fn main() {
                     seed,
                     workers,
                     time_limit_seconds: None,
+                    checkpoint_every: discover::engine::run::default_checkpoint_every(),
                 };
                 let clock = Instant::now();
                 let mut run = Run::start(settings, direction, &env, policy.as_mut(), None).expect("run starts");
