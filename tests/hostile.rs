@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{hostile, sandbox, solution};
-use discover::problem::Problem;
+use discover::problem::{Problem, ProblemError};
 use discover::sandbox::{ComponentCache, Sandbox, SandboxError};
 
 fn mode(m: f64) -> discover::problem::Solution {
@@ -31,7 +31,7 @@ fn infinite_loop_hits_the_deadline() {
     let start = Instant::now();
     let err = p.evaluate(&mode(1.0)).unwrap_err();
     let took = start.elapsed();
-    assert_eq!(err, SandboxError::Deadline { deadline: Duration::from_millis(300) });
+    assert_eq!(err, ProblemError::Sandbox(SandboxError::Deadline { deadline: Duration::from_millis(300) }));
     assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(3), "{took:?}");
     assert_eq!(err.to_string(), "deadline exceeded: the guest ran longer than 300 ms");
     still_serves(&p);
@@ -45,7 +45,7 @@ fn infinite_loop_runs_out_of_fuel() {
     p.limits.deadline = Duration::from_secs(60);
     let start = Instant::now();
     let err = p.evaluate(&mode(1.0)).unwrap_err();
-    assert_eq!(err, SandboxError::OutOfFuel { fuel: 20_000_000 });
+    assert_eq!(err, ProblemError::Sandbox(SandboxError::OutOfFuel { fuel: 20_000_000 }));
     assert!(start.elapsed() < Duration::from_secs(5));
     still_serves(&p);
 }
@@ -59,7 +59,7 @@ fn allocating_8_gib_hits_the_memory_cap() {
     p.limits.deadline = Duration::from_secs(30);
     let start = Instant::now();
     let err = p.evaluate(&mode(2.0)).unwrap_err();
-    assert_eq!(err, SandboxError::OutOfMemory { limit_bytes: 256 << 20 });
+    assert_eq!(err, ProblemError::Sandbox(SandboxError::OutOfMemory { limit_bytes: 256 << 20 }));
     assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
     assert_eq!(err.to_string(), "memory limit: the guest tried to grow its memory past 256 MiB");
     still_serves(&p);
@@ -70,7 +70,7 @@ fn a_panic_reports_its_message() {
     let sandbox = sandbox();
     let p = hostile(&sandbox);
     let err = p.evaluate(&mode(3.0)).unwrap_err();
-    let SandboxError::GuestPanic { message } = &err else { panic!("{err:?}") };
+    let ProblemError::Sandbox(SandboxError::GuestPanic { message }) = &err else { panic!("{err:?}") };
     assert!(message.contains("the hostile problem panics on purpose (mode 3)"), "{message}");
     assert!(message.contains("hostile-problem/src/lib.rs"), "the location is kept: {message}");
     still_serves(&p);
@@ -80,7 +80,7 @@ fn a_panic_reports_its_message() {
 fn unbounded_recursion_is_a_stack_overflow() {
     let sandbox = sandbox();
     let p = hostile(&sandbox);
-    assert_eq!(p.evaluate(&mode(5.0)).unwrap_err(), SandboxError::StackOverflow);
+    assert_eq!(p.evaluate(&mode(5.0)).unwrap_err(), ProblemError::Sandbox(SandboxError::StackOverflow));
     still_serves(&p);
 }
 
@@ -91,14 +91,14 @@ fn contract_breaking_verdicts_are_typed_errors() {
     let nan = p.evaluate(&mode(4.0)).unwrap_err();
     assert_eq!(
         nan,
-        SandboxError::InvalidVerdict(
+        ProblemError::InvalidVerdict(
             "the problem called a solution valid with a non-finite score (NaN)".into()
         )
     );
     let no_reason = p.evaluate(&mode(7.0)).unwrap_err();
-    assert!(matches!(no_reason, SandboxError::InvalidVerdict(ref m) if m.contains("without a reason")));
+    assert!(matches!(no_reason, ProblemError::InvalidVerdict(ref m) if m.contains("without a reason")));
     let refused = p.evaluate(&mode(6.0)).unwrap_err();
-    assert_eq!(refused, SandboxError::Refused("this problem cannot judge anything".into()));
+    assert_eq!(refused, ProblemError::Refused("this problem cannot judge anything".into()));
     still_serves(&p);
 }
 
@@ -137,7 +137,7 @@ fn things_that_are_not_problem_components_are_load_errors() {
     ];
     for (bytes, expected) in cases {
         let err = Problem::from_bytes(&sandbox, bytes).err().expect("load fails");
-        assert!(matches!(err, SandboxError::Load(_)), "{err:?}");
+        assert!(matches!(err, ProblemError::Sandbox(SandboxError::Load(_))), "{err:?}");
         assert!(err.to_string().contains(expected), "{err}");
     }
 }

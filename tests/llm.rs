@@ -443,3 +443,68 @@ fn a_local_policy_run_trains_adapters_that_serve_model_serves() {
         assert!(text(&bad.stderr).contains(message), "{all:?}: {}", text(&bad.stderr));
     }
 }
+
+/// A program that busy-waits a second and prints when it started and ended
+/// (wall clock), then returns the parent with radii shrunk by a random hair, so
+/// that no two children are duplicates and every child keeps its output.
+const TIMED: &str = "Timing.\n\n```python\nimport time\nimport numpy as np\n\ndef solve(parent, x):\n    t0 = time.time()\n    while time.time() - t0 < 1.0:\n        pass\n    print('ran', repr(t0), repr(time.time()))\n    x = x.reshape(-1, 3).copy()\n    x[:, 2] -= 1e-9 * (1.0 + np.random.rand())\n    return x\n```\n";
+
+/// The most intervals that overlap at one moment.
+fn max_overlap(intervals: &[(f64, f64)]) -> usize {
+    let mut edges: Vec<(f64, i32)> = intervals.iter().flat_map(|&(a, b)| [(a, 1), (b, -1)]).collect();
+    // At equal times an end comes before a start: touching is not overlapping.
+    edges.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+#[test]
+fn discover_run_keeps_programs_within_the_memory_budget() {
+    // Four rollout threads, 1 GiB programs, a 2 GiB budget: two at a time.
+    let fake = Fake::start(Vec::new(), TIMED);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let out = discover_cmd(&[
+        "run", "circle-packing-26", "--policy", "openai", "--base-url", &fake.url, "--steps", "1",
+        "--groups", "4", "--group-size", "2", "--workers", "4", "--program-memory", "1024",
+        "--program-memory-budget", "2048", "--program-seconds", "20", "--seed", "3", "--json",
+        "--out", dir.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let checkpoint: Value = serde_json::from_slice(&std::fs::read(dir.join("buffer.json")).unwrap()).unwrap();
+    let intervals: Vec<(f64, f64)> = checkpoint["buffer"]["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["stdout"].as_str())
+        .map(|o| {
+            let f: Vec<f64> = o.split_whitespace().skip(1).map(|t| t.parse().unwrap()).collect();
+            (f[0], f[1])
+        })
+        .collect();
+    assert_eq!(intervals.len(), 8, "every program ran and its child was kept: {checkpoint}");
+    assert_eq!(max_overlap(&intervals), 2, "{intervals:?}");
+
+    // The budget refuses a program larger than itself before anything runs.
+    let out = discover_cmd(&[
+        "run", "circle-packing-26", "--policy", "openai", "--base-url", &fake.url, "--steps", "1",
+        "--program-memory", "4096", "--program-memory-budget", "2048", "--out",
+        tmp.path().join("refused").to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("more than the whole --program-memory-budget"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn max_overlap_counts_concurrent_intervals() {
+    assert_eq!(max_overlap(&[(0.0, 1.0), (1.0, 2.0)]), 1);
+    assert_eq!(max_overlap(&[(0.0, 2.0), (1.0, 3.0), (1.5, 1.6)]), 3);
+}

@@ -312,7 +312,7 @@ fn discover_exec_reports_outcome_verdict_and_exit_code() {
 }
 
 fn data(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/python").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/python").join(name)
 }
 
 fn discover_cmd() -> Command {

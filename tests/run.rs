@@ -246,3 +246,68 @@ fn a_directory_named_like_a_problem_does_not_shadow_it() {
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(config.contains("problem = \"circle-packing-26\""), "{config}");
 }
+
+/// Copy the run directory of `tests/data/runs/NAME` (made by an earlier version
+/// of discover) into `to`.
+fn old_run(name: &str, to: &Path) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/runs").join(name);
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+    to.to_path_buf()
+}
+
+#[test]
+fn runs_made_before_typed_events_still_read_report_and_resume() {
+    // tests/data/runs/v0-numeric: `discover run circle-packing-26 --steps 2
+    // --groups 2 --group-size 4`, written by the version before events were typed.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = old_run("v0-numeric", &tmp.path().join("old"));
+    let events = discover::engine::RunDir::open(&dir).unwrap().events().unwrap();
+    use discover::engine::Event;
+    let count = |f: fn(&Event) -> bool| events.iter().filter(|e| f(e)).count();
+    assert_eq!(count(|e| matches!(e, Event::Initial(_))), 2);
+    assert_eq!(count(|e| matches!(e, Event::Rollout(_))), 16);
+    assert_eq!(count(|e| matches!(e, Event::Step(_))), 2);
+
+    let report = json_line(&discover(&["report", dir.to_str().unwrap(), "--json"]));
+    assert_eq!(report["steps"], 2);
+    assert_eq!(report["curves"]["step"], serde_json::json!([1.0, 2.0]));
+    assert!(dir.join("plots/best.svg").is_file());
+
+    // Resumed for two more steps (the config's plan raised by hand, as a user
+    // would): the new events append to the old ones and read back together.
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap().replace("steps = 2", "steps = 4");
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+    let resumed = json_line(&discover(&["resume", dir.to_str().unwrap(), "--json"]));
+    assert_eq!(resumed["steps"], 4);
+    let events = discover::engine::RunDir::open(&dir).unwrap().events().unwrap();
+    assert_eq!(events.iter().filter(|e| matches!(e, Event::Step(_))).map(Event::step).collect::<Vec<_>>(), [1, 2, 3, 4]);
+}
+
+#[test]
+fn a_damaged_events_file_is_an_error_that_names_the_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = old_run("v0-numeric", &tmp.path().join("damaged"));
+    let text = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[3] = r#"{"type":"rollout","step":"one"}"#;
+    // A last line cut short by a kill is not damage: it is skipped.
+    let cut = format!("{}\n{{\"type\":\"rollo", lines.join("\n"));
+    std::fs::write(dir.join("events.jsonl"), &cut).unwrap();
+    let out = discover(&["report", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text_of(&out.stderr);
+    assert!(err.contains("events.jsonl line 4") && err.contains("older format or damaged"), "{err}");
+
+    lines[3] = r#"{"type":"initial","step":0,"seed":1,"score":1.0,"reward":1.0}"#;
+    std::fs::write(dir.join("events.jsonl"), format!("{}\n{{\"type\":\"rollo", lines.join("\n"))).unwrap();
+    let events = discover::engine::RunDir::open(&dir).unwrap().events().unwrap();
+    assert_eq!(events.len(), lines.len());
+}
+
+fn text_of(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

@@ -41,7 +41,7 @@ export_problem!(SumInBox);
 
 #[test]
 fn a_third_party_crate_builds_into_a_loadable_component() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().and_then(Path::parent).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let krate = dir.path().join("sum-in-box");
     std::fs::create_dir_all(krate.join("src")).unwrap();

@@ -1,42 +1,45 @@
 //! Test-time training through the real engine: a tiny random-weight model, the
 //! `local` policy with LoRA, and a toy problem whose reward is the share of
-//! completion tokens that are lowercase letters. With the entropic objective
+//! completion characters that are lowercase letters. With the entropic objective
 //! the model learns to write letters; the expected-reward (`mean`) objective
 //! and the frozen policy (`--no-train`) run beside it on the same seeds.
 //!
 //! Nothing here runs Python: the toy environment scores the completion itself.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use discover::engine::{Action, Environment, Evaluated, Failure, Objective, Reuse, Run, RunDir, Settings, State};
+use discover::engine::{Action, Environment, Evaluated, Failure, Objective, Reuse, RolloutFailure, Run, RunDir, Settings, State};
 use discover::policy::{LlmPolicy, LocalSampler, LocalTrainer, Policy, Trainer};
+use discover::prompt::Language;
 use discover::problem::{Budgets, Direction, Shape, Solution, Spec};
 use discover_llm::tiny::{self, TinySpec};
 use discover_llm::{LocalModel, LoraConfig, Message, TrainConfig};
 use serde_json::Value;
 
-/// Reward: the fraction of a completion's tokens that are `a`..`z`.
-struct Letters {
-    targets: HashSet<u32>,
-}
+/// Reward: how many of a completion's characters are `a`..`z`, as a share of
+/// the longest completion the sampler may write (`MAX_TOKENS` tokens). The
+/// environment sees only what the policy wrote (its text), never its tokens.
+struct Letters;
+
+const MAX_TOKENS: usize = 16;
 
 impl Environment for Letters {
     fn initial(&self, seed: u64) -> Result<Evaluated, Failure> {
-        Ok(Evaluated { solution: Solution::new(vec![seed as f64]), score: 0.0, code: None, stdout: None })
+        Ok(Evaluated::new(Solution::new(vec![seed as f64]), 0.0))
     }
 
     fn execute(&self, _start: &State, action: &Action) -> Result<Evaluated, Failure> {
-        let Action::Completion(c) = action else { panic!("an LLM policy emits completions") };
-        if c.tokens.is_empty() {
-            return Err(Failure { kind: "empty".into(), message: "no tokens".into() });
+        let Action::Program(p) = action else { panic!("an LLM policy emits programs") };
+        let chars = p.text.chars().count();
+        if chars == 0 {
+            return Err(Failure::new(RolloutFailure::NoCode, "an empty completion"));
         }
-        let hits = c.tokens.iter().filter(|t| self.targets.contains(t)).count();
-        let reward = hits as f64 / c.tokens.len() as f64;
+        let hits = p.text.chars().filter(|c| c.is_ascii_lowercase()).count();
+        let reward = hits as f64 / MAX_TOKENS as f64;
         // The text is the construction, so identical completions are duplicates.
-        let solution = Solution { values: vec![reward], text: Some(c.text.clone()) };
-        Ok(Evaluated { solution, score: reward, code: None, stdout: None })
+        let solution = Solution { values: vec![reward], text: Some(p.text.clone()) };
+        Ok(Evaluated::new(solution, reward))
     }
 }
 
@@ -64,15 +67,13 @@ fn tiny_model(dir: &Path) {
 /// the toy environment for its tokenizer.
 fn policy(model_dir: &Path, train: bool) -> (LlmPolicy, Letters) {
     let mut model = LocalModel::load(model_dir, &discover_llm::Device::Cpu).unwrap();
-    let targets: HashSet<u32> = (b'a'..=b'z').map(|b| model.tokenizer.encode(&(b as char).to_string()).unwrap()[0]).collect();
-    assert_eq!(targets.len(), 26);
     if train {
         model.model.add_adapters(&LoraConfig { rank: 8, alpha: 16.0, ..LoraConfig::default() }, 0).unwrap();
     }
     let model = Arc::new(model);
-    let sampler = LocalSampler { model: model.clone(), temperature: 1.0, top_p: 1.0, max_tokens: 16 };
+    let sampler = LocalSampler { model: model.clone(), temperature: 1.0, top_p: 1.0, max_tokens: MAX_TOKENS };
     // A short prompt (the start's score), so that CI trains in seconds.
-    let mut policy = LlmPolicy::new("local", Box::new(sampler), &spec(), 60.0)
+    let mut policy = LlmPolicy::new("local", Box::new(sampler), &spec(), Language::new("python", String::new()), 60.0)
         .with_prompt(Box::new(|s: &State| vec![Message::new("user", format!("Letters! Best so far {:.2}.", s.score))]));
     if train {
         // Far above the paper's 4e-5: a tiny model, a handful of steps.
@@ -80,7 +81,7 @@ fn policy(model_dir: &Path, train: bool) -> (LlmPolicy, Letters) {
         policy = policy.with_trainer(Box::new(LocalTrainer::new(model, config).unwrap()));
     }
     assert_eq!(policy.trains(), train);
-    (policy, Letters { targets })
+    (policy, Letters)
 }
 
 fn settings(objective: Objective, steps: u32, checkpoint_every: u32) -> Settings {
@@ -230,7 +231,7 @@ struct FailsOnSecond {
 }
 
 impl Trainer for FailsOnSecond {
-    fn update(&mut self, batch: &[(&discover::engine::Completion, f64)]) -> anyhow::Result<Value> {
+    fn update(&mut self, batch: &[(&discover::policy::Completion, f64)]) -> anyhow::Result<Value> {
         self.calls += 1;
         if self.calls == 2 {
             anyhow::bail!("CUDA out of memory (simulated)");
@@ -255,14 +256,13 @@ fn a_failed_training_step_stops_the_run_and_loses_nothing() {
     let dir = RunDir::create(&tmp.path().join("run")).unwrap();
     let mut model = LocalModel::load(&model_dir, &discover_llm::Device::Cpu).unwrap();
     model.model.add_adapters(&LoraConfig { rank: 4, alpha: 8.0, ..LoraConfig::default() }, 0).unwrap();
-    let targets = (b'a'..=b'z').map(|b| model.tokenizer.encode(&(b as char).to_string()).unwrap()[0]).collect();
     let model = Arc::new(model);
     let sampler = LocalSampler { model: model.clone(), temperature: 1.0, top_p: 1.0, max_tokens: 8 };
     let inner = LocalTrainer::new(model, TrainConfig { learning_rate: 1e-2, ..TrainConfig::default() }).unwrap();
-    let mut policy = LlmPolicy::new("local", Box::new(sampler), &spec(), 60.0)
+    let mut policy = LlmPolicy::new("local", Box::new(sampler), &spec(), Language::new("python", String::new()), 60.0)
         .with_prompt(Box::new(|_: &State| vec![Message::new("user", "Letters!")]))
         .with_trainer(Box::new(FailsOnSecond { inner, calls: 0 }));
-    let env = Letters { targets };
+    let env = Letters;
     let mut run = Run::start(settings(Objective::Entropic, 4, 1), Direction::Maximize, &env, &mut policy, Some(&dir)).unwrap();
     run.step().unwrap();
     let err = run.step().unwrap_err();

@@ -17,14 +17,14 @@ pub fn cache_dir() -> PathBuf {
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/fixtures").join(name)
 }
 
 pub fn hostile_component() -> PathBuf {
     Path::new(builtin::TEST_COMPONENTS_DIR).join("hostile_problem.wasm")
 }
 
-pub fn hostile(sandbox: &Sandbox) -> Problem<'_> {
+pub fn hostile(sandbox: &Sandbox) -> Problem {
     Problem::from_file(sandbox, &hostile_component()).expect("hostile component loads")
 }
 

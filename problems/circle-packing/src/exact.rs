@@ -13,9 +13,13 @@ pub fn sum_at_most_one(c: f64, r: f64) -> bool {
     s < 1.0 || (s == 1.0 && e <= 0.0)
 }
 
-/// How far `c + r` exceeds 1, for messages (rounded).
+/// How far `c + r` exceeds 1, for messages (rounded); infinite when `c + r`
+/// overflows (TwoSum's error term is NaN then, and means nothing).
 pub fn excess_over_one(c: f64, r: f64) -> f64 {
     let (s, e) = two_sum(c, r);
+    if !s.is_finite() {
+        return f64::INFINITY;
+    }
     (s - 1.0) + e
 }
 

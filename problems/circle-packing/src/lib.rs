@@ -144,10 +144,12 @@ fn judge(n: usize, v: &[f64]) -> Verdict {
                 ));
             }
             if !exact::sum_at_most_one(c, r) {
-                return Verdict::invalid(format!(
-                    "circle {i} sticks out of the square: {axis} + r exceeds 1 by {}",
-                    show(exact::excess_over_one(c, r))
-                ));
+                let excess = exact::excess_over_one(c, r);
+                return Verdict::invalid(if excess.is_finite() {
+                    format!("circle {i} sticks out of the square: {axis} + r exceeds 1 by {}", show(excess))
+                } else {
+                    format!("circle {i} sticks out of the square: {axis} + r overflows ({axis} = {c:e}, r = {r:e})")
+                });
             }
             min_slack = min_slack.min(c - r).min(1.0 - c - r);
         }
@@ -316,6 +318,13 @@ mod tests {
         v[2] = 0.1 + 1e-15;
         let reason = verdict(v).reason.unwrap();
         assert!(reason.contains("x + r exceeds 1 by"), "{reason}");
+        // Huge coordinates: the excess overflows, and the reason says so
+        // instead of "exceeds 1 by NaN".
+        let mut huge = vec![0.5; 78];
+        huge[0] = 1e308;
+        huge[2] = 1e308;
+        let reason = verdict(huge).reason.unwrap();
+        assert_eq!(reason, "circle 0 sticks out of the square: x + r overflows (x = 1e308, r = 1e308)");
     }
 
     #[test]

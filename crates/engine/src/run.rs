@@ -1,0 +1,396 @@
+//! One discovery run: the training step of `docs/algorithm.md`, repeated.
+//!
+//! ```text
+//! B start states  <- buffer.select(reuse, B)
+//! for each start state (group), k rollouts:   a ~ policy(. | s); child, reward <- execute(a, s)
+//! buffer.insert(child); PUCT stats update      (in rollout order, so runs are reproducible)
+//! buffer.flush()
+//! drop groups whose rewards are all equal; A <- advantages(rewards of each group)
+//! policy.update(batch of (a, A)); checkpoint (the policy's files every K steps)
+//! ```
+//! Rollouts of a step run concurrently on `workers` threads; their results are
+//! applied in a fixed order, so a run depends only on its seed, never on timing.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use discover_contract::Direction;
+
+use super::event::{AdvantageSummary, BetaRange, Event, InitialEvent, RolloutEvent, StepEvent, Tokens};
+use super::{advantages, reward, Action, Buffer, BufferStats, Checkpoint, Environment, Evaluated, Failure, NewState, Objective, Policy, Reuse, Rng, RolloutId, RunDir, State};
+
+/// The knobs of the loop. Serialised into `config.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Training steps.
+    pub steps: u32,
+    /// B: groups (start states) per step.
+    pub groups: usize,
+    /// k: rollouts per group.
+    pub group_size: usize,
+    pub objective: Objective,
+    pub reuse: Reuse,
+    pub seed: u64,
+    /// Threads executing rollouts.
+    pub workers: usize,
+    /// Stop after the step during which this much run time has passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_seconds: Option<f64>,
+    /// Write the policy's files (adapters, optimiser state) every this many
+    /// steps and after the last; the buffer is checkpointed every step.
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u32,
+}
+
+/// The reference implementation's cadence.
+pub fn default_checkpoint_every() -> u32 {
+    5
+}
+
+impl Settings {
+    pub fn check(&self) -> Result<()> {
+        if self.groups == 0 {
+            bail!("--groups must be at least 1");
+        }
+        if self.group_size < 2 {
+            bail!("--group-size must be at least 2: advantages compare the rollouts of a group");
+        }
+        if self.checkpoint_every == 0 {
+            bail!("--checkpoint-every must be at least 1");
+        }
+        if let Objective::EntropicFixed { beta } = self.objective {
+            if !(beta.is_finite() && beta > 0.0) {
+                bail!("--beta must be a positive number, got {beta}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one step did, for the progress line and the step event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    pub step: u32,
+    pub groups: usize,
+    pub rollouts: usize,
+    pub failures: usize,
+    pub inserted: usize,
+    pub dropped_groups: usize,
+    pub mean_reward: f64,
+    pub max_reward: f64,
+    pub best_score: f64,
+    pub best_value: f64,
+    /// Whether this step found a new best state.
+    pub new_best: bool,
+    pub beta_mean: Option<f64>,
+    pub seconds: f64,
+    pub rollouts_per_second: f64,
+    pub elapsed_seconds: f64,
+    pub buffer: BufferStats,
+}
+
+/// A run in progress.
+pub struct Run<'a> {
+    pub settings: Settings,
+    direction: Direction,
+    env: &'a dyn Environment,
+    policy: &'a mut dyn Policy,
+    dir: Option<&'a RunDir>,
+    pub buffer: Buffer,
+    /// Completed steps.
+    pub step: u32,
+    /// Run time over all sessions, in seconds.
+    pub elapsed_seconds: f64,
+    /// The run directory's folder with the policy's newest files, if any.
+    pub policy_files: Option<String>,
+}
+
+impl<'a> Run<'a> {
+    /// A fresh run: `B` initial states from seeds derived from the run's seed.
+    pub fn start(
+        settings: Settings,
+        direction: Direction,
+        env: &'a dyn Environment,
+        policy: &'a mut dyn Policy,
+        dir: Option<&'a RunDir>,
+    ) -> Result<Run<'a>> {
+        settings.check()?;
+        let mut initial = Vec::new();
+        let mut events = Vec::new();
+        for i in 0..settings.groups {
+            let seed = Rng::derive(settings.seed, &[0, i as u64]).next_u64();
+            let state = env
+                .initial(seed)
+                .map_err(|f| anyhow::anyhow!("the problem's initial state for seed {seed} failed: {}", f.message))?;
+            let value = reward(direction, state.score).map_err(|f| anyhow::anyhow!(f.message))?;
+            events.push(Event::Initial(InitialEvent { step: 0, seed, score: state.score, reward: value }));
+            initial.push(NewState {
+                parent: None,
+                step: 0,
+                solution: state.solution,
+                score: state.score,
+                value,
+                provenance: state.provenance,
+            });
+        }
+        let buffer = Buffer::new(initial);
+        if let Some(dir) = dir {
+            dir.append_events(&events)?;
+        }
+        Ok(Run { settings, direction, env, policy, dir, buffer, step: 0, elapsed_seconds: 0.0, policy_files: None })
+    }
+
+    /// Continue from a checkpoint (see [`RunDir::load_checkpoint`]).
+    pub fn resume(
+        settings: Settings,
+        direction: Direction,
+        env: &'a dyn Environment,
+        policy: &'a mut dyn Policy,
+        dir: Option<&'a RunDir>,
+        checkpoint: Checkpoint,
+    ) -> Result<Run<'a>> {
+        settings.check()?;
+        policy.restore(&checkpoint.policy)?;
+        if let Some(files) = &checkpoint.policy_files {
+            let dir = dir.context("the checkpoint names policy files but the run has no directory")?;
+            policy
+                .restore_files(&dir.path(files))
+                .with_context(|| format!("restoring the policy from {}", dir.path(files).display()))?;
+        }
+        Ok(Run {
+            settings,
+            direction,
+            env,
+            policy,
+            dir,
+            buffer: checkpoint.buffer,
+            step: checkpoint.step,
+            elapsed_seconds: checkpoint.elapsed_seconds,
+            policy_files: checkpoint.policy_files,
+        })
+    }
+
+    pub fn policy_name(&self) -> &'static str {
+        self.policy.name()
+    }
+
+    /// Whether the run has done all its steps or used its time.
+    pub fn finished(&self) -> bool {
+        self.step >= self.settings.steps
+            || self.settings.time_limit_seconds.is_some_and(|limit| self.elapsed_seconds >= limit)
+    }
+
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            version: super::rundir::CHECKPOINT_VERSION,
+            step: self.step,
+            elapsed_seconds: self.elapsed_seconds,
+            buffer: self.buffer.clone(),
+            policy: self.policy.checkpoint(),
+            policy_files: self.policy_files.clone(),
+        }
+    }
+
+    /// One training step; its events and checkpoint are on disk when it returns.
+    pub fn step(&mut self) -> Result<StepReport> {
+        let clock = Instant::now();
+        let step = self.step + 1;
+        let span = tracing::info_span!("step", step, policy = self.policy.name());
+        let _entered = span.enter();
+        let k = self.settings.group_size;
+        let best_before = self.buffer.best().id;
+
+        // Start states and actions (sequential: sampling is cheap and seeded).
+        // One copy of each start state: the buffer changes while results are applied.
+        let starts: Vec<State> = self
+            .buffer
+            .select(self.settings.reuse, self.settings.groups)
+            .into_iter()
+            .map(|id| self.buffer.get(id).expect("selected states are live").clone())
+            .collect();
+        let mut rngs: Vec<Rng> = (0..starts.len()).map(|g| Rng::derive(self.settings.seed, &[step as u64, g as u64])).collect();
+        let groups = self.policy.sample_groups(step, &starts, k, &mut rngs)?;
+        if groups.len() != starts.len() || groups.iter().any(|g| g.len() != k) {
+            bail!("policy {} returned the wrong number of actions", self.policy.name());
+        }
+        let mut jobs = Vec::with_capacity(starts.len() * k);
+        for (g, actions) in groups.into_iter().enumerate() {
+            jobs.extend(actions.into_iter().enumerate().map(|(i, action)| Job { group: g, index: i, action }));
+        }
+
+        // Rollouts, concurrently.
+        let outcomes = execute_all(self.env, &starts, &jobs, self.settings.workers);
+
+        // Apply the results in rollout order.
+        let mut rewards: Vec<Vec<f64>> = vec![Vec::with_capacity(k); starts.len()];
+        let mut events = Vec::with_capacity(jobs.len() + 1);
+        let (mut failures, mut inserted) = (0, 0);
+        let mut tokens: Option<Tokens> = None;
+        for (job, (outcome, seconds)) in jobs.iter().zip(outcomes) {
+            let start = starts[job.group].id;
+            self.buffer.record_rollout(start);
+            let scored = outcome.and_then(|e| reward(self.direction, e.score).map(|r| (e, r)));
+            let mut event = RolloutEvent {
+                step,
+                group: job.group,
+                index: job.index,
+                start,
+                seconds,
+                tokens: job.action.tokens(),
+                score: None,
+                reward: 0.0,
+                child: None,
+                duplicate_of: None,
+                failure: None,
+            };
+            if let Some(t) = event.tokens {
+                *tokens.get_or_insert_with(Tokens::default) += t;
+            }
+            let value = match scored {
+                Ok((evaluated, value)) => {
+                    self.buffer.record_child_value(start, value);
+                    event.score = Some(evaluated.score);
+                    event.reward = value;
+                    let mut provenance = evaluated.provenance;
+                    provenance.before = Some(starts[job.group].score);
+                    match self.buffer.insert(NewState {
+                        parent: Some(start),
+                        step,
+                        solution: evaluated.solution,
+                        score: evaluated.score,
+                        value,
+                        provenance,
+                    }) {
+                        Ok(id) => {
+                            inserted += 1;
+                            event.child = Some(id);
+                        }
+                        Err(dup) => event.duplicate_of = Some(dup),
+                    }
+                    value
+                }
+                Err(failure) => {
+                    failures += 1;
+                    event.failure = Some(failure);
+                    0.0
+                }
+            };
+            rewards[job.group].push(value);
+            events.push(Event::Rollout(event));
+        }
+        let evicted = self.buffer.flush();
+
+        // Advantages per group, then one policy update.
+        let mut batch: Vec<(RolloutId, f64)> = Vec::with_capacity(jobs.len());
+        let (mut dropped, mut betas) = (0, Vec::new());
+        let mut adv_summary = AdvantageSummary::default();
+        for (g, group_rewards) in rewards.iter().enumerate() {
+            match advantages(self.settings.objective, group_rewards) {
+                None => dropped += 1,
+                Some(ga) => {
+                    betas.extend(ga.beta);
+                    for (i, a) in ga.advantages.into_iter().enumerate() {
+                        adv_summary.add(a);
+                        batch.push((RolloutId::new(step, g, i), a));
+                    }
+                }
+            }
+        }
+        let policy_stats = if batch.is_empty() { serde_json::Value::Null } else { self.policy.update(&batch)? };
+
+        let all: Vec<f64> = rewards.iter().flatten().copied().collect();
+        let seconds = clock.elapsed().as_secs_f64();
+        self.step = step;
+        self.elapsed_seconds += seconds;
+        // The policy's files on their cadence and after the last step.
+        let mut saved_files = None;
+        if let Some(dir) = self.dir {
+            if self.policy.trains() && (step % self.settings.checkpoint_every == 0 || self.finished()) {
+                let policy = &*self.policy;
+                saved_files = dir.save_policy_files(step, |d| policy.save_files(d))?;
+                if saved_files.is_some() {
+                    self.policy_files = saved_files.clone();
+                }
+            }
+        }
+        let best = self.buffer.best();
+        let report = StepReport {
+            step,
+            groups: starts.len(),
+            rollouts: jobs.len(),
+            failures,
+            inserted,
+            dropped_groups: dropped,
+            mean_reward: all.iter().sum::<f64>() / all.len().max(1) as f64,
+            max_reward: all.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            best_score: best.score,
+            best_value: best.value,
+            new_best: best.id != best_before,
+            beta_mean: (!betas.is_empty()).then(|| betas.iter().sum::<f64>() / betas.len() as f64),
+            seconds,
+            rollouts_per_second: jobs.len() as f64 / seconds.max(1e-9),
+            elapsed_seconds: self.elapsed_seconds,
+            buffer: self.buffer.stats(),
+        };
+        let sampling = Some(self.policy.sample_stats()).filter(|s| !s.is_null());
+        let step_event = StepEvent {
+            report: report.clone(),
+            evicted,
+            advantages: adv_summary.finish(),
+            beta: BetaRange {
+                min: betas.iter().copied().reduce(f64::min),
+                max: betas.iter().copied().reduce(f64::max),
+            },
+            policy: policy_stats,
+            policy_files: saved_files,
+            sampling,
+            tokens,
+        };
+        events.push(Event::Step(Box::new(step_event)));
+        if let Some(dir) = self.dir {
+            dir.append_events(&events)?;
+            dir.save_checkpoint(&self.checkpoint())?;
+        }
+        Ok(report)
+    }
+}
+
+/// One rollout: the `index`-th action of group `group` (whose start state is
+/// `starts[group]`).
+struct Job {
+    group: usize,
+    index: usize,
+    action: Action,
+}
+
+/// Execute every job from its group's start on up to `workers` threads; results in job order, each with
+/// its wall time in seconds.
+fn execute_all(
+    env: &dyn Environment,
+    starts: &[State],
+    jobs: &[Job],
+    workers: usize,
+) -> Vec<(Result<Evaluated, Failure>, f64)> {
+    let next = AtomicUsize::new(0);
+    // Worker threads do not inherit the caller's span: name it as their parent.
+    let parent = tracing::Span::current();
+    let results: Mutex<Vec<Option<(Result<Evaluated, Failure>, f64)>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, jobs.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let _span = tracing::debug_span!(parent: &parent, "rollout", group = job.group, index = job.index).entered();
+                let t = Instant::now();
+                let outcome = env.execute(&starts[job.group], &job.action);
+                results.lock().expect("no worker panics while holding the lock")[i] =
+                    Some((outcome, t.elapsed().as_secs_f64()));
+            });
+        }
+    });
+    results.into_inner().expect("workers finished").into_iter().map(|r| r.expect("every job ran")).collect()
+}

@@ -1,0 +1,239 @@
+//! Prompts for LLM policies and the code in their answers (`algorithm.md`,
+//! "Prompt for an LLM policy").
+//!
+//! A prompt carries the problem statement and the candidate contract, the
+//! budget, the target (the best known value), and the start state: its code,
+//! its score before -> after the run that produced it, the last characters of
+//! what it printed, and its solution (which the program also receives). The
+//! program executed is the last fenced code block of the expected language in
+//! the completion, even if the completion was cut off inside it.
+
+use std::fmt::Write;
+
+use discover_contract::{Direction, Spec, OUTPUT_TAIL_CHARS};
+use discover_engine::State;
+
+/// A chat message (the shape every chat API and template takes).
+pub use discover_llm::Message;
+
+/// The language candidates are written in, and what a program must do, as the
+/// candidate runtime words it (`CandidateRuntime::language` and `::contract`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Language {
+    /// As a Markdown fence names it: `python`.
+    pub name: String,
+    /// As people name it: `Python`.
+    pub title: String,
+    /// The contract text for this problem.
+    pub contract: String,
+}
+
+impl Language {
+    pub fn new(name: &str, contract: String) -> Language {
+        let title = match name {
+            "python" => "Python".to_string(),
+            "cpp" => "C++".to_string(),
+            other => other.to_string(),
+        };
+        Language { name: name.to_string(), title, contract }
+    }
+}
+
+/// At most this many of the parent's numbers are shown (the program gets all).
+const PREVIEW_VALUES: usize = 24;
+
+fn system(language: &Language) -> String {
+    format!(
+        "You are an expert in mathematical optimisation and scientific programming. \
+         You improve a solution to one problem by writing a {} program that starts from it. \
+         Think about what limits the current solution, then write the complete program. \
+         End your answer with exactly one ```{} code block: the program that is run.",
+        language.title, language.name
+    )
+}
+
+/// The messages for one rollout from `start`.
+pub fn render(spec: &Spec, language: &Language, start: &State, budget_seconds: f64) -> Vec<Message> {
+    let (contract, fence) = (&language.contract, &language.name);
+    let mut user = String::new();
+    let _ = writeln!(user, "# Problem: {}\n\n{}\n", spec.title, spec.statement.trim());
+    let goal = match spec.direction {
+        Direction::Maximize => "higher is better",
+        Direction::Minimize => "lower is better",
+    };
+    let _ = write!(user, "Score: {goal}.");
+    match &spec.best_known {
+        Some(b) => {
+            let _ = writeln!(user, " Target: beat the best known value {} ({}).\n", b.value, b.source);
+        }
+        None => user.push_str(" No best known value is recorded: any improvement counts.\n\n"),
+    }
+    let _ = writeln!(user, "# Your program\n\n{contract}\n\nBudget: {budget_seconds:.0} seconds.\n");
+
+    user.push_str("# Current solution\n\n");
+    match start.provenance.before {
+        Some(before) => {
+            let _ = writeln!(user, "Score {before} -> {} after the program below ran.", start.score);
+        }
+        None => {
+            let _ = writeln!(user, "Score {} (a starting construction; no program produced it).", start.score);
+        }
+    }
+    let values = &start.solution.values;
+    let shown: Vec<String> = values.iter().take(PREVIEW_VALUES).map(|v| format!("{v}")).collect();
+    let more = if values.len() > PREVIEW_VALUES { format!(", ... ({} values in all)", values.len()) } else { String::new() };
+    let _ = writeln!(user, "Its values (your `parent`): [{}{more}]", shown.join(", "));
+    if let Some(code) = &start.provenance.code {
+        let _ = writeln!(user, "\nThe program that produced it:\n\n```{fence}\n{}\n```", code.trim_end());
+    }
+    if let Some(stdout) = start.provenance.stdout.as_deref().filter(|s| !s.trim().is_empty()) {
+        let tail = tail_chars(stdout, OUTPUT_TAIL_CHARS);
+        let _ = writeln!(user, "\nThe last {} characters it printed:\n\n```\n{}\n```", tail.chars().count(), tail.trim_end());
+    }
+    let _ = write!(
+        user,
+        "\nWrite a program that returns a better solution than this one. Reply with your reasoning, \
+         then the complete program in one ```{fence} block."
+    );
+    vec![Message::new("system", system(language)), Message::new("user", user)]
+}
+
+fn tail_chars(s: &str, n: usize) -> &str {
+    let count = s.chars().count();
+    if count <= n {
+        return s;
+    }
+    let skip = s.char_indices().nth(count - n).map_or(0, |(i, _)| i);
+    &s[skip..]
+}
+
+/// The program in a completion: the last fenced block tagged `language` (or,
+/// if none is tagged, the last untagged block). A block the completion ends
+/// inside counts, up to where it was cut off. `None` when there is no block.
+pub fn extract_code(completion: &str, language: &str) -> Option<String> {
+    struct Block {
+        tag: String,
+        lines: Vec<String>,
+    }
+    let mut blocks: Vec<Block> = Vec::new();
+    // The open fence: its character, its length and the block being filled.
+    let mut open: Option<(char, usize, Block)> = None;
+    for line in completion.lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let fence = ['`', '~'].into_iter().find_map(|c| {
+            let n = trimmed.chars().take_while(|&x| x == c).count();
+            (indent <= 3 && n >= 3).then_some((c, n))
+        });
+        let closes = match (&open, fence) {
+            (Some((c, n, _)), Some((fc, fl))) => fc == *c && fl >= *n && trimmed[fl..].trim().is_empty(),
+            _ => false,
+        };
+        if closes {
+            let (_, _, block) = open.take().expect("a block is open");
+            blocks.push(block);
+        } else if let Some((_, _, block)) = &mut open {
+            block.lines.push(line.to_string());
+        } else if let Some((c, n)) = fence {
+            let tag = trimmed[n..].split_whitespace().next().unwrap_or("").to_lowercase();
+            open = Some((c, n, Block { tag, lines: Vec::new() }));
+        }
+    }
+    if let Some((_, _, block)) = open {
+        blocks.push(block);
+    }
+    let wanted = |tag: &str| tag == language || (language == "python" && matches!(tag, "py" | "python3"));
+    let block = blocks.iter().rev().find(|b| wanted(&b.tag)).or_else(|| blocks.iter().rev().find(|b| b.tag.is_empty()))?;
+    let code = block.lines.join("\n");
+    (!code.trim().is_empty()).then_some(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use discover_contract::{BestKnown, Budgets, Shape, Solution};
+
+    fn spec() -> Spec {
+        Spec {
+            id: "toy".into(),
+            title: "Toy packing".into(),
+            statement: "Pack things.".into(),
+            direction: Direction::Maximize,
+            best_known: Some(BestKnown { value: 2.635, source: "the literature".into() }),
+            shape: Shape { min_len: 30, max_len: 30, multiple_of: 3 },
+            budgets: Budgets::default(),
+        }
+    }
+
+    fn state(code: Option<&str>, stdout: Option<&str>, before: Option<f64>) -> State {
+        State {
+            id: 4,
+            parent: before.map(|_| 1),
+            step: 2,
+            solution: Solution::new((0..30).map(|i| i as f64 / 8.0).collect()),
+            score: 2.5,
+            value: 2.5,
+            provenance: discover_engine::Provenance {
+                code: code.map(str::to_string),
+                stdout: stdout.map(str::to_string),
+                before,
+            },
+            initial: before.is_none(),
+            visits: 0,
+            best_child: None,
+        }
+    }
+
+    #[test]
+    fn a_prompt_has_everything_the_algorithm_lists() {
+        let long_output = format!("{}THE END", "x".repeat(2000));
+        let messages = render(&spec(), &Language::new("python", "CONTRACT".into()), &state(Some("def solve(p, x):\n    return x"), Some(&long_output), Some(2.25)), 120.0);
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0].role, "system");
+        let user = &messages[1].content;
+        for needle in ["Toy packing", "Pack things.", "higher is better", "2.635", "the literature", "CONTRACT",
+            "Budget: 120 seconds", "Score 2.25 -> 2.5", "def solve(p, x):", "THE END", "0.125", "(30 values in all)"] {
+            assert!(user.contains(needle), "missing {needle:?} in\n{user}");
+        }
+        // Only the tail of the output: 500 characters, ending in THE END.
+        assert!(!user.contains(&"x".repeat(501)));
+        assert!(user.contains(&format!("{}THE END", "x".repeat(493))));
+        // The parent's own code is in a block, but the reply's program is what counts.
+        assert_eq!(extract_code(user, "python").as_deref(), Some("def solve(p, x):\n    return x"));
+    }
+
+    #[test]
+    fn an_initial_state_has_no_program_and_no_before() {
+        let user = &render(&spec(), &Language::new("python", "C".into()), &state(None, None, None), 60.0)[1].content;
+        assert!(user.contains("a starting construction"), "{user}");
+        assert!(!user.contains("The program that produced it"));
+        assert!(!user.contains("printed"));
+    }
+
+    #[test]
+    fn the_last_python_block_wins() {
+        let text = "Plan:\n```python\nfirst()\n```\nthen output:\n```\n1 2 3\n```\nFinal:\n```python\ndef solve(p, x):\n    return x\n```\nDone.";
+        assert_eq!(extract_code(text, "python").unwrap(), "def solve(p, x):\n    return x");
+    }
+
+    #[test]
+    fn a_truncated_block_still_counts() {
+        let text = "```python\nok()\n```\nBetter:\n```python\ndef solve(p, x):\n    return x * 2";
+        assert_eq!(extract_code(text, "python").unwrap(), "def solve(p, x):\n    return x * 2");
+    }
+
+    #[test]
+    fn other_languages_and_no_blocks_give_nothing_or_the_untagged_block() {
+        assert_eq!(extract_code("no code here", "python"), None);
+        assert_eq!(extract_code("```rust\nfn main() {}\n```", "python"), None);
+        assert_eq!(extract_code("```\nprint(1)\n```", "python").unwrap(), "print(1)");
+        assert_eq!(extract_code("```py\nprint(2)\n```", "python").unwrap(), "print(2)");
+        assert_eq!(extract_code("```python\n\n```", "python"), None);
+    }
+
+    #[test]
+    fn longer_fences_contain_shorter_ones() {
+        let text = "````python\ns = '''\n```\n'''\n````";
+        assert_eq!(extract_code(text, "python").unwrap(), "s = '''\n```\n'''");
+    }
+}

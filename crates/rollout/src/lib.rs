@@ -1,0 +1,160 @@
+//! # discover-rollout
+//!
+//! The engine's [`Environment`] over a sandboxed problem component: where a
+//! policy's action becomes a scored state.
+//!
+//! A numeric proposal becomes a state by perturb -> `repair` -> `refine(effort)`
+//! -> `evaluate`, each step used only where the problem offers it; a restart
+//! starts from `initial(seed)` instead of a perturbation. An LLM's completion
+//! becomes one by running its program in the candidate runtime of its language
+//! (Python today, through the memory-budgeted pool) from the start state's
+//! solution, then `evaluate` (no repair, no refine: the program is the whole
+//! proposal). Every call runs in a fresh sandboxed instance.
+//!
+//! This crate is where the layers meet: it depends on the engine (for the
+//! trait), the problem evaluator and the candidate runtimes; only front ends
+//! (the CLI today) depend on it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use discover_candidate::{Candidate, CandidateRuntime, Limits, Outcome};
+use discover_contract::Solution;
+use discover_engine::{Action, Environment, Evaluated, Failure, Program, Provenance, RolloutFailure, State};
+use discover_problem::{Problem, ProblemError};
+
+pub struct ProblemEnv {
+    problem: Problem,
+    /// `refine` effort per rollout; 0 skips refining.
+    effort: u32,
+    /// Cleared the first time the problem answers `none` (then not asked again).
+    offers_repair: AtomicBool,
+    offers_refine: AtomicBool,
+    /// Where programs run, for completions.
+    programs: Option<Programs>,
+}
+
+/// A candidate runtime and the limits of one program.
+#[derive(Clone)]
+pub struct Programs {
+    pub runtime: Arc<dyn CandidateRuntime>,
+    pub limits: Limits,
+    /// `BUDGET_SECONDS` of each program (the deadline adds slack).
+    pub budget_seconds: f64,
+}
+
+impl ProblemEnv {
+    pub fn new(problem: Problem, effort: u32) -> ProblemEnv {
+        ProblemEnv {
+            problem,
+            effort,
+            offers_repair: AtomicBool::new(true),
+            offers_refine: AtomicBool::new(effort > 0),
+            programs: None,
+        }
+    }
+
+    /// Run completions' programs with `programs`.
+    pub fn with_programs(mut self, programs: Programs) -> Self {
+        self.programs = Some(programs);
+        self
+    }
+
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+
+    fn run_program(&self, start: &State, program: &Program) -> Result<Evaluated, Failure> {
+        let Some(code) = &program.code else {
+            let tokens = program.tokens.map_or(0, |t| t.completion);
+            return Err(Failure::new(
+                RolloutFailure::NoCode,
+                format!(
+                    "the completion has no ```{} code block ({tokens} tokens, finish: {})",
+                    program.language, program.finish
+                ),
+            ));
+        };
+        let Some(programs) = &self.programs else {
+            return Err(Failure::new(RolloutFailure::NoRuntime, "this environment runs no programs"));
+        };
+        if programs.runtime.language() != program.language {
+            return Err(Failure::new(
+                RolloutFailure::NoRuntime,
+                format!("this run executes {} programs, not {}", programs.runtime.language(), program.language),
+            ));
+        }
+        let candidate = Candidate {
+            program: code.clone(),
+            parent: start.solution.values.clone(),
+            max_len: self.problem.spec().shape.max_len as usize,
+            budget_seconds: programs.budget_seconds,
+        };
+        let report = programs
+            .runtime
+            .run(candidate, programs.limits)
+            .map_err(|e| Failure::new(RolloutFailure::Host, format!("{e:#}")))?;
+        let values = match report.outcome.failure() {
+            None => match report.outcome {
+                Outcome::Ok { values } => values,
+                _ => unreachable!("only `ok` is not a failure"),
+            },
+            Some(kind) => return Err(Failure::new(kind, report.outcome.summary())),
+        };
+        let solution = Solution { values, text: start.solution.text.clone() };
+        let mut evaluated = self.score(solution)?;
+        evaluated.provenance = Provenance { code: Some(code.clone()), stdout: Some(report.stdout_tail), before: None };
+        Ok(evaluated)
+    }
+
+    fn score(&self, solution: Solution) -> Result<Evaluated, Failure> {
+        let verdict = self.problem.evaluate(&solution).map_err(problem_failure)?;
+        match verdict.score {
+            Some(score) if verdict.valid => Ok(Evaluated::new(solution, score)),
+            _ => Err(Failure::new(RolloutFailure::Invalid, verdict.reason.unwrap_or_else(|| "invalid".into()))),
+        }
+    }
+
+    /// Apply an optional operation; remember when the problem does not offer it.
+    fn optional(
+        &self,
+        offered: &AtomicBool,
+        solution: Solution,
+        op: impl FnOnce(&Solution) -> Result<Option<Solution>, ProblemError>,
+    ) -> Result<Solution, Failure> {
+        if !offered.load(Ordering::Relaxed) {
+            return Ok(solution);
+        }
+        match op(&solution).map_err(problem_failure)? {
+            Some(s) => Ok(s),
+            None => {
+                offered.store(false, Ordering::Relaxed);
+                Ok(solution)
+            }
+        }
+    }
+}
+
+fn problem_failure(e: ProblemError) -> Failure {
+    Failure::new(e.failure(), e.to_string())
+}
+
+impl Environment for ProblemEnv {
+    fn initial(&self, seed: u64) -> Result<Evaluated, Failure> {
+        let solution = self.problem.initial(seed).map_err(|e| problem_failure(e.into()))?;
+        self.score(solution)
+    }
+
+    fn execute(&self, start: &State, action: &Action) -> Result<Evaluated, Failure> {
+        let proposal = match action {
+            Action::Values { values } => {
+                Solution { values: values.clone(), text: start.solution.text.clone() }
+            }
+            Action::Restart { seed } => self.problem.initial(*seed).map_err(|e| problem_failure(e.into()))?,
+            Action::Program(program) => return self.run_program(start, program),
+        };
+        let repaired = self.optional(&self.offers_repair, proposal, |s| self.problem.repair(s).map_err(Into::into))?;
+        let refined = self.optional(&self.offers_refine, repaired, |s| self.problem.refine(s, self.effort).map_err(Into::into))?;
+        self.score(refined)
+    }
+}
