@@ -177,3 +177,25 @@ fn the_packing_discover_found_stays_valid_and_above_the_stored_best() {
     assert_eq!(verdict.score, Some(2.6359821683753495));
     assert!(verdict.score.unwrap() > p.spec().best_known.as_ref().unwrap().value);
 }
+
+/// `crates/problem/prebuilt/` (what a machine without a wasm32 toolchain
+/// embeds) was built from the sources as they are, and its components behave
+/// like the ones this build embedded: same specs, same initial states, same
+/// verdicts.
+#[test]
+fn the_prebuilt_components_are_current_and_agree_with_the_built_ones() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = xtask::prebuilt_status(&root).unwrap_or_else(|e| panic!("{e:#}"));
+    let sandbox = sandbox();
+    for id in xtask::BUILTIN_PROBLEMS {
+        let bytes = std::fs::read(dir.join(format!("{}.wasm", id.replace('-', "_")))).unwrap();
+        let prebuilt = Problem::from_bytes(&sandbox, &bytes).unwrap();
+        let embedded = Problem::load(&sandbox, id).unwrap();
+        assert_eq!(prebuilt.spec(), embedded.spec(), "{id}");
+        for seed in 0..3 {
+            let (a, b) = (prebuilt.initial(seed).unwrap(), embedded.initial(seed).unwrap());
+            assert_eq!(a, b, "{id} initial({seed})");
+            assert_eq!(prebuilt.evaluate(&a).unwrap(), embedded.evaluate(&b).unwrap(), "{id} evaluate");
+        }
+    }
+}

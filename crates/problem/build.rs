@@ -1,9 +1,15 @@
-//! Builds the built-in problem crates (and the test-only hostile guest) into Wasm
-//! components and embeds them in this crate, so that the `discover` binary alone
-//! can run them.
+//! Embeds the built-in problem components (and the test-only hostile guest) in
+//! this crate, so that the `discover` binary alone can run them. Where they
+//! come from, in order:
 //!
-//! Set `DISCOVER_PREBUILT_COMPONENTS=DIR` to embed components built elsewhere
-//! (`cargo xtask build-guests --out DIR`) instead of building them here.
+//! 1. `DISCOVER_PREBUILT_COMPONENTS=DIR`: components built elsewhere
+//!    (`cargo xtask build-guests --out DIR`).
+//! 2. A wasm32 toolchain on this machine (the rustup target, or Debian's
+//!    rustc-web): built from `problems/` and `tests/guests/` here.
+//! 3. Otherwise (or with `DISCOVER_USE_PREBUILT=1`): the prebuilt components in
+//!    `crates/problem/prebuilt/`, if they were built from the sources as they
+//!    are now (`SOURCES.sha256`; `cargo xtask prebuilt` refreshes them). A
+//!    fresh machine with only rustup's default toolchain builds this way.
 
 use std::path::{Path, PathBuf};
 
@@ -13,27 +19,45 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("components");
 
     println!("cargo:rerun-if-env-changed=DISCOVER_PREBUILT_COMPONENTS");
-    let prebuilt = std::env::var_os("DISCOVER_PREBUILT_COMPONENTS").map(PathBuf::from);
+    println!("cargo:rerun-if-env-changed=DISCOVER_USE_PREBUILT");
+    for watched in xtask::GUEST_SOURCES.iter().chain([&xtask::PREBUILT_DIR]) {
+        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    }
     let all: Vec<&str> = xtask::BUILTIN_PROBLEMS.iter().chain(xtask::TEST_GUESTS).copied().collect();
-    let dir = match prebuilt {
-        Some(dir) => dir,
-        None => {
-            for watched in ["wit", "guest-sdk", "problems", "tests/guests", "xtask/src"] {
-                println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
-            }
-            let mut build = xtask::GuestBuild::for_workspace(&workspace);
-            build.verbose = false;
-            for package in &all {
-                if let Err(e) = build.build(package, &out_dir) {
-                    // One readable error rather than a build-script backtrace.
-                    eprintln!("error: {e:#}");
-                    std::process::exit(1);
+    let dir = if let Some(dir) = std::env::var_os("DISCOVER_PREBUILT_COMPONENTS") {
+        PathBuf::from(dir)
+    } else {
+        let mut build = xtask::GuestBuild::for_workspace(&workspace);
+        build.verbose = false;
+        let forced = std::env::var_os("DISCOVER_USE_PREBUILT").is_some_and(|v| v == "1");
+        match xtask::Toolchain::detect(&build.cargo) {
+            Ok(_) if !forced => {
+                for package in &all {
+                    if let Err(e) = build.build(package, &out_dir) {
+                        fail(&format!("{e:#}"));
+                    }
                 }
+                out_dir.clone()
             }
-            out_dir.clone()
+            toolchain => match xtask::prebuilt_status(&workspace) {
+                Ok(dir) => dir,
+                Err(stale) => {
+                    let why = match toolchain {
+                        Err(none) => format!("{none:#}"),
+                        Ok(_) => "DISCOVER_USE_PREBUILT=1 asks for the prebuilt components".into(),
+                    };
+                    fail(&format!("{why}\nand the prebuilt components cannot stand in: {stale:#}"));
+                }
+            },
         }
     };
     write_index(&dir, &out_dir);
+}
+
+/// One readable error rather than a build-script backtrace.
+fn fail(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(1);
 }
 
 /// `builtin.rs`: one `(id, bytes)` entry per built-in problem, plus the directory of

