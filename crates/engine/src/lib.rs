@@ -13,6 +13,7 @@
 pub mod advantages;
 pub mod buffer;
 pub mod event;
+pub mod parallel;
 pub mod policy;
 pub mod rng;
 pub mod rundir;

@@ -1,30 +1,35 @@
-//! A small deterministic generator (SplitMix64) with normal draws. Runs derive a
-//! fresh generator per (seed, step, group), so a resumed run draws exactly what
-//! an uninterrupted one would, with no generator state to checkpoint.
+//! The host's one seeded generator: ChaCha8 (`rand_chacha`), with normal draws.
+//! Runs derive a fresh generator per (seed, step, group), so a resumed run draws
+//! exactly what an uninterrupted one would, with no generator state to
+//! checkpoint. (The guest SDK keeps a small generator of its own: guests are
+//! built without these crates.)
+
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(ChaCha8Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x2545_f491_4f6c_dd1d)
+        Rng(ChaCha8Rng::seed_from_u64(seed))
     }
 
-    /// The generator for one stream of a run, e.g. `(seed, [step, group])`.
+    /// The generator for one stream of a run, e.g. `(seed, [step, group])`:
+    /// each level keys a fresh ChaCha8 from the level above and the index.
     pub fn derive(seed: u64, stream: &[u64]) -> Rng {
         let mut rng = Rng::new(seed);
         for &s in stream {
-            rng = Rng::new(rng.next_u64() ^ s.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let mut key = [0u8; 32];
+            rng.0.fill_bytes(&mut key[..24]);
+            key[24..].copy_from_slice(&s.to_le_bytes());
+            rng = Rng(ChaCha8Rng::from_seed(key));
         }
         rng
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in (0, 1): never exactly 0, so its logarithm is finite.

@@ -11,8 +11,6 @@
 //! Rollouts of a step run concurrently on `workers` threads; their results are
 //! applied in a fixed order, so a run depends only on its seed, never on timing.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -367,30 +365,18 @@ struct Job {
     action: Action,
 }
 
-/// Execute every job from its group's start on up to `workers` threads; results in job order, each with
-/// its wall time in seconds.
+/// Execute every job from its group's start on up to `workers` threads; results
+/// in job order, each with its wall time in seconds.
 fn execute_all(
     env: &dyn Environment,
     starts: &[State],
     jobs: &[Job],
     workers: usize,
 ) -> Vec<(Result<Evaluated, Failure>, f64)> {
-    let next = AtomicUsize::new(0);
-    // Worker threads do not inherit the caller's span: name it as their parent.
-    let parent = tracing::Span::current();
-    let results: Mutex<Vec<Option<(Result<Evaluated, Failure>, f64)>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, jobs.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = jobs.get(i) else { break };
-                let _span = tracing::debug_span!(parent: &parent, "rollout", group = job.group, index = job.index).entered();
-                let t = Instant::now();
-                let outcome = env.execute(&starts[job.group], &job.action);
-                results.lock().expect("no worker panics while holding the lock")[i] =
-                    Some((outcome, t.elapsed().as_secs_f64()));
-            });
-        }
-    });
-    results.into_inner().expect("workers finished").into_iter().map(|r| r.expect("every job ran")).collect()
+    super::parallel::map_ordered(jobs, workers, |_, job| {
+        let _span = tracing::debug_span!("rollout", group = job.group, index = job.index).entered();
+        let t = Instant::now();
+        let outcome = env.execute(&starts[job.group], &job.action);
+        (outcome, t.elapsed().as_secs_f64())
+    })
 }

@@ -12,10 +12,13 @@
 //! - [`train`]: the importance-sampling policy-gradient step on the adapters
 //!   (entropic advantages come from the engine), KL shaping, Adam.
 //! - [`tiny`]: random-weight model directories for tests and benchmarks.
+//! - [`api`]: the OpenAI chat-completions protocol as typed structs, shared by
+//!   the server and discover's client.
 //! - [`serve`]: an OpenAI-compatible HTTP server over a [`LocalModel`].
 //!
 //! Models run on the CPU by default and on an NVIDIA GPU with `--features cuda`.
 
+pub mod api;
 pub mod config;
 pub mod generate;
 pub mod lora;

