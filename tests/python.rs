@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use discover::problem::{Problem, Solution};
 use discover::python::pool::PoolConfig;
-use discover::python::{Candidate, Limits, Outcome, Pool, Report, Runtime, RuntimePaths};
+use discover::python::{Candidate, ProgramLimits, Outcome, Pool, Report, Runtime, RuntimePaths};
 use discover::sandbox::{ComponentCache, Sandbox};
 
 fn runtime() -> Arc<Runtime> {
@@ -28,8 +28,8 @@ fn candidate(program: &str) -> Candidate {
     Candidate { program: program.to_string(), parent: PARENT.to_vec(), max_len: 1000, budget_seconds: 5.0 }
 }
 
-fn limits() -> Limits {
-    Limits { deadline: Duration::from_secs(5), ..Limits::default() }
+fn limits() -> ProgramLimits {
+    ProgramLimits { deadline: Duration::from_secs(5), ..ProgramLimits::default() }
 }
 
 fn run(program: &str) -> Report {
@@ -186,21 +186,21 @@ fn the_memory_budget_serialises_candidates_that_do_not_fit_together() {
     // Two workers, but a budget for one 1 GiB candidate at a time.
     let pool = Pool::new(runtime(), PoolConfig { workers: 2, queue: 2, memory_budget_bytes: 1 << 30 }).unwrap();
     let sleeper = "import time\ndef solve(parent, x):\n    time.sleep(0.3)\n    return list(x * 2)\n";
-    let one_gib = Limits { memory_bytes: 1 << 30, ..limits() };
+    let one_gib = ProgramLimits { memory_bytes: 1 << 30, ..limits() };
     let started = std::time::Instant::now();
     let reports = pool.run_all(vec![(candidate(sleeper), one_gib), (candidate(sleeper), one_gib)]);
     assert!(started.elapsed() >= Duration::from_millis(600), "{:?}", started.elapsed());
     for report in reports {
         assert_benign(&report.unwrap());
     }
-    let too_big = Limits { memory_bytes: 2 << 30, ..limits() };
+    let too_big = ProgramLimits { memory_bytes: 2 << 30, ..limits() };
     let err = pool.run_all(vec![(candidate(BENIGN), too_big)]).remove(0).unwrap_err();
     assert!(format!("{err:#}").contains("budget"), "{err:#}");
 }
 
 #[test]
 fn fuel_is_an_optional_limit() {
-    let metered = Limits { fuel: Some(50_000_000), ..limits() };
+    let metered = ProgramLimits { fuel: Some(50_000_000), ..limits() };
     let spin = "def solve(parent, x):\n    while True:\n        pass\n";
     let report = runtime().run(&candidate(spin), &metered).unwrap();
     assert!(matches!(&report.outcome, Outcome::Timeout { reason } if reason.contains("fuel")), "{report:?}");
@@ -233,7 +233,7 @@ fn an_slsqp_packing_program_runs_and_its_packing_verifies() {
     let parent = problem.initial(0).unwrap();
     let program = std::fs::read_to_string(data("slsqp_circle_packing.py")).unwrap();
     let candidate = Candidate { program, parent: parent.values, max_len: 78, budget_seconds: 30.0 };
-    let report = runtime().run(&candidate, &Limits { deadline: Duration::from_secs(60), ..Limits::default() }).unwrap();
+    let report = runtime().run(&candidate, &ProgramLimits { deadline: Duration::from_secs(60), ..ProgramLimits::default() }).unwrap();
     let Outcome::Ok { values } = &report.outcome else { panic!("{report:?}") };
     let verdict = problem.evaluate(&Solution::new(values.clone())).unwrap();
     assert!(verdict.valid, "{verdict:?}");

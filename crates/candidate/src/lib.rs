@@ -21,7 +21,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Result};
 use discover_contract::Spec;
 
-pub use python::{Candidate, Limits, Outcome, Report, TAIL_CHARS};
+pub use python::{Candidate, ProgramLimits, Outcome, Report, TAIL_CHARS};
 
 /// A language model-written programs come in, and where they run.
 pub trait CandidateRuntime: Send + Sync {
@@ -35,7 +35,7 @@ pub trait CandidateRuntime: Send + Sync {
     /// Run one program from its parent state under `limits`, blocking until it
     /// ends. `Err` is the host's failure (a broken runtime, a pool shut down);
     /// whatever the program did is in the report's outcome.
-    fn run(&self, candidate: Candidate, limits: Limits) -> Result<Report>;
+    fn run(&self, candidate: Candidate, limits: ProgramLimits) -> Result<Report>;
 }
 
 /// Python programs run through a [`python::Pool`]: at most `workers` at once,
@@ -64,7 +64,7 @@ impl CandidateRuntime for PythonCandidates {
         python::contract(spec)
     }
 
-    fn run(&self, candidate: Candidate, limits: Limits) -> Result<Report> {
+    fn run(&self, candidate: Candidate, limits: ProgramLimits) -> Result<Report> {
         self.pool
             .submit(candidate, limits)?
             .blocking_recv()

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use discover::python::pool::PoolConfig;
-use discover::python::{Candidate, Limits, Outcome, Pool, Runtime};
+use discover::python::{Candidate, ProgramLimits, Outcome, Pool, Runtime};
 
 const TRIVIAL: &str = "def solve(parent, x):\n    return parent\n";
 const NUMPY: &str = "import numpy as np\n\
@@ -60,7 +60,7 @@ fn main() {
 
     // --- Start ---------------------------------------------------------------------
     let one = |program: &str| Candidate { program: program.into(), parent: vec![1.0; 78], max_len: 78, budget_seconds: 10.0 };
-    let limits = Limits { deadline: Duration::from_secs(60), ..Limits::default() };
+    let limits = ProgramLimits { deadline: Duration::from_secs(60), ..ProgramLimits::default() };
     let sandbox_start = median((0..30).map(|_| {
         let t = Instant::now();
         let report = runtime.run(&one(TRIVIAL), &limits).unwrap();

@@ -18,7 +18,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use discover_candidate::{Candidate, CandidateRuntime, Limits, Outcome};
+use discover_candidate::{Candidate, CandidateRuntime, ProgramLimits, Outcome};
 use discover_contract::Solution;
 use discover_engine::{Action, Environment, Evaluated, Failure, Program, Provenance, RolloutFailure, State};
 use discover_problem::{Problem, ProblemError};
@@ -38,7 +38,7 @@ pub struct ProblemEnv {
 #[derive(Clone)]
 pub struct Programs {
     pub runtime: Arc<dyn CandidateRuntime>,
-    pub limits: Limits,
+    pub limits: ProgramLimits,
     /// `BUDGET_SECONDS` of each program (the deadline adds slack).
     pub budget_seconds: f64,
 }

@@ -18,9 +18,9 @@ pub const ENTRY: &str = "solve";
 /// How many characters of stdout (and stderr) a report keeps for the next prompt.
 pub const TAIL_CHARS: usize = discover_contract::OUTPUT_TAIL_CHARS;
 
-/// What a candidate may use. Every limit is explicit; see [`Limits::default`].
+/// What a candidate may use. Every limit is explicit; see [`ProgramLimits::default`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
+pub struct ProgramLimits {
     /// Wall-clock time, from instantiation to the report.
     pub deadline: Duration,
     /// Fuel (about one unit per Wasm instruction); `None`: unmetered.
@@ -33,9 +33,9 @@ pub struct Limits {
     pub output_max_bytes: u64,
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
+impl Default for ProgramLimits {
+    fn default() -> ProgramLimits {
+        ProgramLimits {
             deadline: Duration::from_secs(60),
             fuel: None,
             memory_bytes: 2 << 30,
@@ -149,7 +149,7 @@ impl Runtime {
     /// Run one candidate in a fresh instance, on a thread with the native stack
     /// the interpreter needs. Errors are the host's (a broken runtime); whatever
     /// the candidate does is in the report.
-    pub fn run(&self, candidate: &Candidate, limits: &Limits) -> anyhow::Result<Report> {
+    pub fn run(&self, candidate: &Candidate, limits: &ProgramLimits) -> anyhow::Result<Report> {
         std::thread::scope(|scope| {
             std::thread::Builder::new()
                 .name("discover-python".into())
@@ -163,7 +163,7 @@ impl Runtime {
 
     /// [`Runtime::run`] on the calling thread, which must have a
     /// [`guest::THREAD_STACK`]-sized stack.
-    pub(crate) fn run_here(&self, candidate: &Candidate, limits: &Limits) -> anyhow::Result<Report> {
+    pub(crate) fn run_here(&self, candidate: &Candidate, limits: &ProgramLimits) -> anyhow::Result<Report> {
         let span = tracing::debug_span!("program", language = super::LANGUAGE, outcome = tracing::field::Empty);
         let _entered = span.enter();
         let start = Instant::now();
@@ -224,7 +224,7 @@ fn classify(
     out: &Captured,
     err: &Captured,
     memory_refused: bool,
-    limits: &Limits,
+    limits: &ProgramLimits,
 ) -> Outcome {
     let out_of_memory = || Outcome::OutOfMemory {
         detail: format!("the candidate tried to use more than {} MiB of memory", limits.memory_bytes >> 20),

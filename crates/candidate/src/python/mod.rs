@@ -25,7 +25,7 @@ pub mod runtime;
 use anyhow::{Context, Result};
 use wasmtime::{Config, Engine, InstancePre, OptLevel};
 
-pub use candidate::{Candidate, Limits, Outcome, Report, ENTRY, TAIL_CHARS};
+pub use candidate::{Candidate, ProgramLimits, Outcome, Report, ENTRY, TAIL_CHARS};
 pub use pool::Pool;
 pub use runtime::{setup, RuntimePaths, SetupSummary, SETUP_HINT};
 

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use anyhow::{anyhow, bail, Result};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{guest, Candidate, Limits, Report, Runtime};
+use super::{guest, Candidate, ProgramLimits, Report, Runtime};
 
 /// How a pool is sized.
 #[derive(Clone, Copy, Debug)]
@@ -35,7 +35,7 @@ impl Default for PoolConfig {
 
 struct Job {
     candidate: Candidate,
-    limits: Limits,
+    limits: ProgramLimits,
     /// The submitter's span (a rollout), so the program's span nests in it.
     span: tracing::Span,
     reply: oneshot::Sender<Result<Report>>,
@@ -74,7 +74,7 @@ impl Pool {
 
     /// Run one candidate; waits (asynchronously) for room in the queue, then for
     /// the report.
-    pub async fn run(&self, candidate: Candidate, limits: Limits) -> Result<Report> {
+    pub async fn run(&self, candidate: Candidate, limits: ProgramLimits) -> Result<Report> {
         let (reply, report) = oneshot::channel();
         self.sender()?
             .send(Job { candidate, limits, span: tracing::Span::current(), reply })
@@ -85,7 +85,7 @@ impl Pool {
 
     /// Queue one candidate from synchronous code; the receiver yields its report.
     /// Blocks while the queue is full. Must not be called inside an async task.
-    pub fn submit(&self, candidate: Candidate, limits: Limits) -> Result<oneshot::Receiver<Result<Report>>> {
+    pub fn submit(&self, candidate: Candidate, limits: ProgramLimits) -> Result<oneshot::Receiver<Result<Report>>> {
         let (reply, report) = oneshot::channel();
         self.sender()?
             .blocking_send(Job { candidate, limits, span: tracing::Span::current(), reply })
@@ -94,7 +94,7 @@ impl Pool {
     }
 
     /// Run every candidate, at most `workers` at once; reports in input order.
-    pub fn run_all(&self, jobs: Vec<(Candidate, Limits)>) -> Vec<Result<Report>> {
+    pub fn run_all(&self, jobs: Vec<(Candidate, ProgramLimits)>) -> Vec<Result<Report>> {
         // Submit from a helper thread so that a queue shorter than `jobs` cannot
         // block us before we start collecting.
         std::thread::scope(|scope| {

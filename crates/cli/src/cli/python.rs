@@ -11,7 +11,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::problem::{read_solution_file, solution_json, Problem, Solution};
-use crate::python::{self, Candidate, Limits, Outcome, Runtime, RuntimePaths};
+use crate::python::{self, Candidate, ProgramLimits, Outcome, Runtime, RuntimePaths};
 use crate::sandbox::Sandbox;
 
 #[derive(Args, Debug)]
@@ -107,11 +107,11 @@ pub fn exec(sandbox: &Sandbox, cache_dir: Option<&Path>, args: ExecArgs) -> Resu
     let runtime = Runtime::load(&runtime_paths(cache_dir)?)?;
 
     let seconds = args.timeout.unwrap_or(spec.budgets.candidate_seconds as f64);
-    let limits = Limits {
+    let limits = ProgramLimits {
         deadline: Duration::from_secs_f64(seconds + 1.0),
         fuel: args.fuel,
         memory_bytes: args.memory << 20,
-        ..Limits::default()
+        ..ProgramLimits::default()
     };
     let candidate =
         Candidate { program, parent: parent.values, max_len: spec.shape.max_len as usize, budget_seconds: seconds };

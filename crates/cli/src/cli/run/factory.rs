@@ -73,10 +73,10 @@ impl LlmConfig {
     pub(crate) fn programs(&self, spec: &Spec, cache_dir: Option<&Path>, workers: usize) -> Result<Programs> {
         let runtime = python::Runtime::load(&crate::cli::python::runtime_paths(cache_dir)?)?;
         let budget_seconds = self.program_seconds(spec);
-        let limits = python::Limits {
+        let limits = python::ProgramLimits {
             deadline: Duration::from_secs_f64(budget_seconds * 1.1 + 5.0),
             memory_bytes: self.program_memory_mib << 20,
-            ..python::Limits::default()
+            ..python::ProgramLimits::default()
         };
         let mut pool = python::pool::PoolConfig { workers, queue: 2 * workers, ..Default::default() };
         if let Some(mib) = self.program_memory_budget_mib {
