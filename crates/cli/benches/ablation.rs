@@ -1,4 +1,4 @@
-//! The ablation of `algorithm.md` section "Ablations", with the numeric policy.
+//! The ablation of `docs/algorithm.md` section "Ablations", with the numeric policy.
 //!
 //! Run with `cargo xtask bench ablation [--seeds N] [--scale F] [--problem ID]`
 //! (or `cargo bench -p discover --bench ablation -- ...`). For each problem and

@@ -1,4 +1,5 @@
-//! Advantages of one group of rollouts (`algorithm.md`, "Entropic advantages").
+//! Advantages of one group of rollouts (`docs/algorithm.md`, "Entropic advantages
+//! with adaptive beta").
 //!
 //! - `entropic`: `e_i = exp(beta (r_i - r*))`, beta chosen so that the tilted
 //!   distribution `q = e / sum e` has `KL(q || uniform) = ln 2`; leave-one-out

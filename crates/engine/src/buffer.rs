@@ -1,4 +1,4 @@
-//! The state buffer and the choice of start states (`algorithm.md`, "PUCT reuse").
+//! The state buffer and the choice of start states (`docs/algorithm.md`, "PUCT reuse").
 //!
 //! Every state ever created keeps its parent in `lineage`, even after eviction, so
 //! that visit counts and lineage blocking see the whole tree. Live states carry

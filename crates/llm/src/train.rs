@@ -1,5 +1,5 @@
-//! Test-time training of the LoRA adapters (`algorithm.md`, "Policy loss and
-//! KL to the base model"): one optimiser step per engine step.
+//! Test-time training of the LoRA adapters (`docs/algorithm.md`, "Policy
+//! loss"): one optimiser step per engine step.
 //!
 //! ```text
 //! d_t   = logq(x_t) - logp_base(x_t)                  sampler vs base model, per token

@@ -301,7 +301,7 @@ impl Sampler for LocalSampler {
     }
 }
 
-/// Test-time training of LoRA adapters on the local model (`algorithm.md`,
+/// Test-time training of LoRA adapters on the local model (`docs/algorithm.md`,
 /// "Policy loss"): the importance-sampling policy gradient with the engine's
 /// advantages, one Adam step per engine step.
 pub struct LocalTrainer {

@@ -1,5 +1,5 @@
-//! Prompts for LLM policies and the code in their answers (`algorithm.md`,
-//! "Prompt for an LLM policy").
+//! Prompts for LLM policies and the code in their answers (`docs/algorithm.md`,
+//! "Prompts for LLM policies").
 //!
 //! A prompt carries the problem statement and the candidate contract, the
 //! budget, the target (the best known value), and the start state: its code,
