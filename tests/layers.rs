@@ -119,7 +119,7 @@ fn the_engine_pulls_in_no_wasmtime_llm_or_http() {
     }
     // The check itself can fail: the CLI does pull all three in.
     let cli = graph.closure("discover");
-    assert!(cli.contains("wasmtime") && cli.contains("candle-core") && cli.contains("ureq"));
+    assert!(cli.contains("wasmtime") && cli.contains("candle-core") && cli.contains("reqwest"));
 }
 
 #[test]

@@ -117,13 +117,8 @@ print(json.dumps({
 fn serve_model_batches_concurrent_requests_and_rejects_bad_ones() {
     let served = Served::start(&tiny_model());
     let post = |body: Value| -> (u16, Value) {
-        let mut res = ureq::post(&format!("{}/chat/completions", served.url))
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .send_json(body)
-            .unwrap();
-        (res.status().as_u16(), res.body_mut().read_json().unwrap())
+        let res = reqwest::blocking::Client::new().post(format!("{}/chat/completions", served.url)).json(&body).send().unwrap();
+        (res.status().as_u16(), res.json().unwrap())
     };
     let chat = json!([{"role": "user", "content": "hello"}]);
     // Same seed, same samples.
@@ -132,7 +127,7 @@ fn serve_model_batches_concurrent_requests_and_rejects_bad_ones() {
     assert_eq!(a.0, 200);
     assert_eq!(a.1["choices"][0]["token_ids"], b.1["choices"][0]["token_ids"]);
     // Concurrent requests share batches.
-    let before: Value = ureq::get(&format!("{}/stats", served.url.trim_end_matches("/v1"))).call().unwrap().body_mut().read_json().unwrap();
+    let before: Value = reqwest::blocking::get(format!("{}/stats", served.url.trim_end_matches("/v1"))).unwrap().json().unwrap();
     std::thread::scope(|s| {
         for i in 0..6 {
             let chat = chat.clone();
@@ -140,7 +135,7 @@ fn serve_model_batches_concurrent_requests_and_rejects_bad_ones() {
             s.spawn(move || assert_eq!(post(json!({"messages": chat, "max_tokens": 200, "seed": i})).0, 200));
         }
     });
-    let after: Value = ureq::get(&format!("{}/stats", served.url.trim_end_matches("/v1"))).call().unwrap().body_mut().read_json().unwrap();
+    let after: Value = reqwest::blocking::get(format!("{}/stats", served.url.trim_end_matches("/v1"))).unwrap().json().unwrap();
     let requests = after["requests"].as_u64().unwrap() - before["requests"].as_u64().unwrap();
     let batches = after["batches"].as_u64().unwrap() - before["batches"].as_u64().unwrap();
     assert_eq!(requests, 6);
@@ -405,13 +400,14 @@ fn a_local_policy_run_trains_adapters_that_serve_model_serves() {
 
     // serve-model with the run's adapters (named by the run directory).
     let served = Served::start_with(&model, &["--adapter", dir.to_str().unwrap()]);
-    let models: Value = ureq::get(&format!("{}/models", served.url)).call().unwrap().body_mut().read_json().unwrap();
+    let models: Value = reqwest::blocking::get(format!("{}/models", served.url)).unwrap().json().unwrap();
     let id = models["data"][0]["id"].as_str().unwrap().to_string();
-    let reply: Value = ureq::post(&format!("{}/chat/completions", served.url))
-        .send_json(json!({"model": id, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}))
+    let reply: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/chat/completions", served.url))
+        .json(&json!({"model": id, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}))
+        .send()
         .unwrap()
-        .body_mut()
-        .read_json()
+        .json()
         .unwrap();
     assert!(reply["choices"][0]["message"]["content"].is_string(), "{reply}");
     let bad = discover_cmd(&["serve-model", model.to_str().unwrap(), "--adapter", frozen.to_str().unwrap()]).output().unwrap();

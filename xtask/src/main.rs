@@ -33,7 +33,8 @@ Tasks:
                                   the digest of their sources
   test [CARGO TEST ARGS]          Install what the tests need and is missing (a wasm32
                                   toolchain, pip, the `openai` client, the Python
-                                  runtime), then `cargo test --workspace --locked`
+                                  runtime), build every target (benches too), then
+                                  `cargo test --workspace --locked`
 
 Guests build with the rustup target wasm32-unknown-unknown when it is installed,
 otherwise with Debian's rustc-web + rust-web-src + lld-19 (-Zbuild-std).";
@@ -158,10 +159,19 @@ fn test(root: &Path, cargo_test_args: &[String]) -> Result<()> {
             bail!("cannot install the `openai` Python package with pip");
         }
     }
-    // 3. The Python sandbox runtime (does nothing when the cache has it).
+    // 3. One build of every target (tests, benches, the binary): `cargo run -p
+    //    discover` would unify features differently and build wasmtime twice.
+    eprintln!("== cargo build --workspace --all-targets --locked");
+    run_cargo(root, &["build", "--workspace", "--all-targets", "--locked"])?;
+    // 4. The Python sandbox runtime, by the binary just built (does nothing
+    //    when the cache has it).
     eprintln!("== discover setup (Python sandbox runtime)");
-    run_cargo(root, &["run", "--quiet", "--locked", "--package", "discover", "--", "setup"])?;
-    // 4. The tests.
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let status = Command::new(target.join("debug").join("discover")).arg("setup").status().context("running discover setup")?;
+    if !status.success() {
+        bail!("discover setup failed ({status})");
+    }
+    // 5. The tests.
     eprintln!("== cargo test --workspace --locked");
     let mut args = vec!["test", "--workspace", "--locked"];
     args.extend(cargo_test_args.iter().map(String::as_str));

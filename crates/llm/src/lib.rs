@@ -14,7 +14,8 @@
 //! - [`tiny`]: random-weight model directories for tests and benchmarks.
 //! - [`api`]: the OpenAI chat-completions protocol as typed structs, shared by
 //!   the server and discover's client.
-//! - [`serve`]: an OpenAI-compatible HTTP server over a [`LocalModel`].
+//! - `serve` (feature `serve`, on by default): an OpenAI-compatible HTTP server
+//!   over a [`LocalModel`].
 //!
 //! Models run on the CPU by default and on an NVIDIA GPU with `--features cuda`.
 
@@ -23,6 +24,7 @@ pub mod config;
 pub mod generate;
 pub mod lora;
 pub mod model;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod tiny;
 pub mod tokenizer;

@@ -26,7 +26,9 @@ use discover_engine::{Action, Rng, RolloutId, State};
 pub use llm::{Completion, LlmPolicy, LocalSampler, LocalTrainer, Sampler, Trainer};
 pub use discover_engine::Policy;
 pub use numeric::Numeric;
-pub use openai::{OpenAiSampler, OpenAiSettings};
+pub use llm::LlmUpdate;
+pub use numeric::NumericUpdate;
+pub use openai::{OpenAiSampler, OpenAiSettings, SamplingStats};
 
 /// Random restarts: ignores the start state and never learns.
 #[derive(Debug, Default)]

@@ -24,6 +24,17 @@ use discover_engine::{Action, Policy, Program, Rng, RolloutId, State, Tokens};
 
 use crate::prompt::{self, Language, Message};
 
+/// What an LLM policy's update reports (the step event's `policy`): whether it
+/// trained, and the trainer's own figures beside that flag (for the local
+/// trainer, `discover_llm::StepStats`: loss, KL to the sampler and to the base
+/// model, gradient norm, tokens, ...).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LlmUpdate {
+    pub trained: bool,
+    #[serde(flatten)]
+    pub trainer: Value,
+}
+
 /// What training needs of one sampled completion, kept by the policy (keyed by
 /// its rollout) and handed to the [`Trainer`] with its advantage.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -214,12 +225,13 @@ impl Policy for LlmPolicy {
     }
 
     fn update(&mut self, batch: &[(RolloutId, f64)]) -> Result<Value> {
-        let Some(trainer) = &mut self.trainer else { return Ok(json!({"trained": false})) };
+        let Some(trainer) = &mut self.trainer else {
+            return Ok(serde_json::to_value(LlmUpdate { trained: false, trainer: Value::Null })?);
+        };
         let completions: Vec<(&Completion, f64)> =
             batch.iter().filter_map(|(id, adv)| self.completions.get(id).map(|c| (c, *adv))).collect();
-        let mut stats = trainer.update(&completions)?;
-        stats["trained"] = json!(true);
-        Ok(stats)
+        let stats = trainer.update(&completions)?;
+        Ok(serde_json::to_value(LlmUpdate { trained: true, trainer: stats })?)
     }
 
     fn checkpoint(&self) -> Value {

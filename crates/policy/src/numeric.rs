@@ -23,7 +23,7 @@
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use std::collections::HashMap;
 
@@ -66,6 +66,16 @@ impl Numeric {
     }
 }
 
+/// What one update of the numeric policy reports (the step event's `policy`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NumericUpdate {
+    /// The new sigma and shift of each block, relative to the solution's scale.
+    Stepped { sigma: Vec<f64>, shift: Vec<f64> },
+    /// Why nothing moved.
+    Skipped { skipped: String },
+}
+
 fn rms(v: &[f64]) -> f64 {
     let s = (v.iter().map(|x| x * x).sum::<f64>() / v.len().max(1) as f64).sqrt();
     if s.is_finite() && s > 0.0 { s } else { 1.0 }
@@ -104,7 +114,7 @@ impl Policy for Numeric {
         let blocks = self.shift.len();
         let norm: f64 = batch.iter().map(|(_, a)| a.abs()).filter(|a| a.is_finite()).sum();
         if norm == 0.0 {
-            return Ok(json!({ "skipped": "no advantage" }));
+            return Ok(serde_json::to_value(NumericUpdate::Skipped { skipped: "no advantage".into() })?);
         }
         let (mut d_shift, mut d_log_sigma) = (vec![0.0; blocks], vec![0.0; blocks]);
         for (id, advantage) in batch {
@@ -132,7 +142,7 @@ impl Policy for Numeric {
             self.log_sigma[b] =
                 (self.log_sigma[b] + self.lr * d_log_sigma[b] / norm).clamp(MIN_LOG_SIGMA, MAX_LOG_SIGMA);
         }
-        Ok(json!({ "sigma": self.sigmas(), "shift": self.shift }))
+        Ok(serde_json::to_value(NumericUpdate::Stepped { sigma: self.sigmas(), shift: self.shift.clone() })?)
     }
 
     fn checkpoint(&self) -> Value {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use discover_llm::api::{ChatMessage, ChatRequest, ChatResponse, Content, ErrorReply, ModelList};
 
@@ -64,6 +64,16 @@ impl Default for OpenAiSettings {
     }
 }
 
+/// What sampling from a server cost since the last step (the step event's
+/// `sampling`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SamplingStats {
+    pub requests: u64,
+    pub retries: u64,
+    /// The last error a request met, retried or not.
+    pub last_error: Option<String>,
+}
+
 /// Counts since the last [`OpenAiSampler::take_stats`].
 #[derive(Debug, Default)]
 struct Stats {
@@ -76,7 +86,7 @@ pub struct OpenAiSampler {
     settings: OpenAiSettings,
     model: String,
     key: Option<String>,
-    agent: ureq::Agent,
+    client: reqwest::blocking::Client,
     stats: Stats,
 }
 
@@ -104,13 +114,12 @@ impl OpenAiSampler {
         if !(settings.backoff_seconds.is_finite() && settings.backoff_seconds >= 0.0) {
             bail!("--retry-backoff must be a number of seconds >= 0");
         }
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs_f64(settings.timeout_seconds)))
-            .build();
-        let agent = ureq::Agent::new_with_config(config);
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs_f64(settings.timeout_seconds))
+            .build()
+            .context("starting the HTTP client")?;
         let key = std::env::var(&settings.api_key_env).ok().filter(|k| !k.is_empty());
-        let mut sampler = OpenAiSampler { model: String::new(), settings, key, agent, stats: Stats::default() };
+        let mut sampler = OpenAiSampler { model: String::new(), settings, key, client, stats: Stats::default() };
         sampler.model = match sampler.settings.model.clone() {
             Some(m) => m,
             None => sampler.first_model()?,
@@ -128,13 +137,13 @@ impl OpenAiSampler {
 
     fn first_model(&self) -> Result<String> {
         let url = self.url("models");
-        let mut req = self.agent.get(&url);
+        let mut req = self.client.get(&url);
         if let Some(k) = &self.key {
-            req = req.header("Authorization", &format!("Bearer {k}"));
+            req = req.bearer_auth(k);
         }
-        let mut res = req.call().with_context(|| format!("asking {url} for its models (is the server running?)"))?;
+        let res = req.send().with_context(|| format!("asking {url} for its models (is the server running?)"))?;
         let status = res.status().as_u16();
-        let body = res.body_mut().read_to_string().unwrap_or_default();
+        let body = res.text().unwrap_or_default();
         if status != 200 {
             bail!("{url} answered {status}: {}", error_message(&body));
         }
@@ -143,12 +152,12 @@ impl OpenAiSampler {
     }
 
     /// Figures for the step's event line: requests and retries since the last call.
-    pub fn take_stats(&self) -> Value {
-        json!({
-            "requests": self.stats.requests.swap(0, Ordering::Relaxed),
-            "retries": self.stats.retries.swap(0, Ordering::Relaxed),
-            "last_error": self.stats.last_error.lock().expect("not poisoned").take(),
-        })
+    pub fn take_stats(&self) -> SamplingStats {
+        SamplingStats {
+            requests: self.stats.requests.swap(0, Ordering::Relaxed),
+            retries: self.stats.retries.swap(0, Ordering::Relaxed),
+            last_error: self.stats.last_error.lock().expect("not poisoned").take(),
+        }
     }
 
     /// One request with its retries.
@@ -195,21 +204,17 @@ impl OpenAiSampler {
         let url = self.url("chat/completions");
         let span = tracing::debug_span!("http_request", method = "POST", %url, n, status = tracing::field::Empty);
         let _entered = span.enter();
-        let mut req = self.agent.post(&url).header("Content-Type", "application/json");
+        let mut req = self.client.post(&url).header("Content-Type", "application/json").body(body.to_vec());
         if let Some(k) = &self.key {
-            req = req.header("Authorization", &format!("Bearer {k}"));
+            req = req.bearer_auth(k);
         }
-        let mut res = req
-            .send(body)
-            .map_err(|e| Attempt { retry: true, wait: None, message: format!("{url}: {e}") })?;
+        let res = req.send().map_err(|e| Attempt { retry: true, wait: None, message: format!("{url}: {}", chain(&e)) })?;
         let status = res.status().as_u16();
         span.record("status", status);
         let wait = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
-        let text = res
-            .body_mut()
-            .with_config()
-            .limit(256 << 20)
-            .read_to_string()
+        // A reply larger than any real answer is a broken server, not memory to spend.
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(res, MAX_REPLY_BYTES), &mut text)
             .map_err(|e| Attempt { retry: true, wait: None, message: format!("{url}: reading the reply: {e}") })?;
         if status != 200 {
             let retry = matches!(status, 408 | 409 | 429) || status >= 500;
@@ -217,6 +222,21 @@ impl OpenAiSampler {
         }
         parse_answer(&text, n).map_err(|e| Attempt { retry: true, wait: None, message: format!("{url}: malformed reply: {e:#}") })
     }
+}
+
+/// The most bytes of a reply read.
+const MAX_REPLY_BYTES: u64 = 256 << 20;
+
+/// An error and its causes on one line (reqwest's own message names only the
+/// outermost: "error sending request").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
 }
 
 /// The `error.message` of an OpenAI error body, else the start of the body.
@@ -285,6 +305,6 @@ impl Sampler for OpenAiSampler {
     }
 
     fn stats(&self) -> Value {
-        self.take_stats()
+        serde_json::to_value(self.take_stats()).expect("stats serialise")
     }
 }
