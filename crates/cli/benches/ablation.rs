@@ -68,7 +68,7 @@ fn main() {
             let mut scores = Vec::new();
             let mut times = Vec::new();
             for seed in 0..seeds {
-                let env = ProblemEnv::new(problem.clone(), effort);
+                let env = ProblemEnv::new(std::sync::Arc::new(problem.clone()), effort);
                 let mut policy: Box<dyn Policy> = if config.restarts {
                     Box::new(Restarts)
                 } else {

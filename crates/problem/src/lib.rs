@@ -73,6 +73,61 @@ impl ProblemError {
     }
 }
 
+/// What the layers above need of a problem, whatever runs it: the construction
+/// world's Wasm components today ([`Problem`]); contest components and native
+/// plugins implement the same trait. Every method is one call under the
+/// problem's limits; the optional ones answer `None` when not offered.
+pub trait Evaluator: Send + Sync {
+    fn spec(&self) -> &Spec;
+
+    /// The problem's own starting solution for `seed`.
+    fn initial(&self, seed: u64) -> Result<Solution, ProblemError>;
+
+    /// Judge a solution (the score is always recomputed here).
+    fn evaluate(&self, solution: &Solution) -> Result<Verdict, ProblemError>;
+
+    /// Projection onto the valid set, if offered.
+    fn repair(&self, _solution: &Solution) -> Result<Option<Solution>, ProblemError> {
+        Ok(None)
+    }
+
+    /// A local improvement with about `effort` units of work, if offered.
+    fn refine(&self, _solution: &Solution, _effort: u32) -> Result<Option<Solution>, ProblemError> {
+        Ok(None)
+    }
+
+    /// An SVG picture of a solution, if the problem draws.
+    fn render_svg(&self, _solution: &Solution) -> Result<Option<String>, ProblemError> {
+        Ok(None)
+    }
+}
+
+impl Evaluator for Problem {
+    fn spec(&self) -> &Spec {
+        Problem::spec(self)
+    }
+
+    fn initial(&self, seed: u64) -> Result<Solution, ProblemError> {
+        Ok(Problem::initial(self, seed)?)
+    }
+
+    fn evaluate(&self, solution: &Solution) -> Result<Verdict, ProblemError> {
+        Problem::evaluate(self, solution)
+    }
+
+    fn repair(&self, solution: &Solution) -> Result<Option<Solution>, ProblemError> {
+        Ok(Problem::repair(self, solution)?)
+    }
+
+    fn refine(&self, solution: &Solution, effort: u32) -> Result<Option<Solution>, ProblemError> {
+        Ok(Problem::refine(self, solution, effort)?)
+    }
+
+    fn render_svg(&self, solution: &Solution) -> Result<Option<String>, ProblemError> {
+        Ok(Problem::render_svg(self, solution)?)
+    }
+}
+
 /// Upper bounds the host puts on whatever a problem's spec suggests.
 #[derive(Clone, Copy, Debug)]
 pub struct HostCaps {

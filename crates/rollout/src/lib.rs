@@ -21,10 +21,10 @@ use std::sync::Arc;
 use discover_candidate::{Candidate, CandidateRuntime, ProgramLimits, Outcome};
 use discover_contract::Solution;
 use discover_engine::{Action, Environment, Evaluated, Failure, Program, Provenance, RolloutFailure, State};
-use discover_problem::{Problem, ProblemError};
+use discover_problem::{Evaluator, ProblemError};
 
 pub struct ProblemEnv {
-    problem: Problem,
+    problem: Arc<dyn Evaluator>,
     /// `refine` effort per rollout; 0 skips refining.
     effort: u32,
     /// Cleared the first time the problem answers `none` (then not asked again).
@@ -44,7 +44,7 @@ pub struct Programs {
 }
 
 impl ProblemEnv {
-    pub fn new(problem: Problem, effort: u32) -> ProblemEnv {
+    pub fn new(problem: Arc<dyn Evaluator>, effort: u32) -> ProblemEnv {
         ProblemEnv {
             problem,
             effort,
@@ -60,8 +60,8 @@ impl ProblemEnv {
         self
     }
 
-    pub fn problem(&self) -> &Problem {
-        &self.problem
+    pub fn problem(&self) -> &dyn Evaluator {
+        &*self.problem
     }
 
     fn run_program(&self, start: &State, program: &Program) -> Result<Evaluated, Failure> {
@@ -141,7 +141,7 @@ fn problem_failure(e: ProblemError) -> Failure {
 
 impl Environment for ProblemEnv {
     fn initial(&self, seed: u64) -> Result<Evaluated, Failure> {
-        let solution = self.problem.initial(seed).map_err(|e| problem_failure(e.into()))?;
+        let solution = self.problem.initial(seed).map_err(problem_failure)?;
         self.score(solution)
     }
 
@@ -150,11 +150,11 @@ impl Environment for ProblemEnv {
             Action::Values { values } => {
                 Solution { values: values.clone(), text: start.solution.text.clone() }
             }
-            Action::Restart { seed } => self.problem.initial(*seed).map_err(|e| problem_failure(e.into()))?,
+            Action::Restart { seed } => self.problem.initial(*seed).map_err(problem_failure)?,
             Action::Program(program) => return self.run_program(start, program),
         };
-        let repaired = self.optional(&self.offers_repair, proposal, |s| self.problem.repair(s).map_err(Into::into))?;
-        let refined = self.optional(&self.offers_refine, repaired, |s| self.problem.refine(s, self.effort).map_err(Into::into))?;
+        let repaired = self.optional(&self.offers_repair, proposal, |s| self.problem.repair(s))?;
+        let refined = self.optional(&self.offers_refine, repaired, |s| self.problem.refine(s, self.effort))?;
         self.score(refined)
     }
 }

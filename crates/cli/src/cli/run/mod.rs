@@ -89,7 +89,7 @@ pub(crate) fn drive(
     json: bool,
 ) -> Result<ExitCode> {
     let spec = problem.spec();
-    let mut env = ProblemEnv::new(problem.clone(), config.effort);
+    let mut env = ProblemEnv::new(std::sync::Arc::new(problem.clone()), config.effort);
     if let Some(llm) = &config.llm {
         env = env.with_programs(llm.programs(spec, cache_dir, config.settings.workers)?);
     }
