@@ -154,13 +154,13 @@ fn wasm_scores_equal_native_scores() {
         let s = circle_packing::CirclePacking::<26>::initial(seed);
         let native = circle_packing::CirclePacking::<26>::evaluate(&s).unwrap();
         let wasm = p.evaluate(&solution(s.values)).unwrap();
-        assert_eq!(wasm.score, Some(native.score));
+        assert_eq!(wasm.score, native.score);
     }
     let ac1 = Problem::load(&sandbox, "autocorrelation-1").unwrap();
     let s = autocorrelation_1::Autocorrelation1::initial(3);
     let native = autocorrelation_1::Autocorrelation1::evaluate(&s).unwrap().score;
     let wasm = ac1.evaluate(&solution(s.values)).unwrap().score.unwrap();
-    assert_eq!(wasm, native);
+    assert_eq!(Some(wasm), native);
 }
 
 #[test]

@@ -74,13 +74,10 @@ pub fn evaluate<P: Problem>(solution: WitSolution) -> Result<WitVerdict, String>
     install_panic_hook();
     P::evaluate(&from_wit(solution)).map(|v: Verdict| WitVerdict {
         valid: v.valid,
-        score: v.score,
+        // The wire form of an invalid verdict's score is NaN (the host ignores it).
+        score: v.score.unwrap_or(f64::NAN),
         reason: v.reason,
-        metrics: v
-            .metrics
-            .into_iter()
-            .map(|m| wit::Metric { name: m.name, value: m.value })
-            .collect(),
+        metrics: v.metrics.into_iter().map(|(name, value)| wit::Metric { name, value }).collect(),
     })
 }
 

@@ -39,7 +39,7 @@
 //! // native benchmarks call it.
 //! let verdict = SumInBox::evaluate(&Solution::new(vec![1.0, 1.0, 0.5, 0.25])).unwrap();
 //! assert!(verdict.valid);
-//! assert_eq!(verdict.score, 2.75);
+//! assert_eq!(verdict.score, Some(2.75));
 //! # }
 //! ```
 //!
@@ -64,7 +64,7 @@ pub mod math;
 pub mod optimize;
 pub mod svg;
 
-pub use types::{BestKnown, Budgets, Direction, Metric, Shape, Solution, Spec, Verdict};
+pub use types::{BestKnown, Budgets, Direction, Shape, Solution, Spec, Verdict};
 
 /// A construction problem. Every method is an associated function: a problem has
 /// no state, and the host gives each call a fresh instance.

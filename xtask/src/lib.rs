@@ -40,9 +40,11 @@ pub const PREBUILT_DIR: &str = "crates/problem/prebuilt";
 /// prebuilt components were compiled from.
 pub const PREBUILT_DIGEST: &str = "SOURCES.sha256";
 
-/// Everything guest builds read, relative to the workspace: the contract, the
-/// SDK, the problems, the test guests and the build settings (this file).
-pub const GUEST_SOURCES: &[&str] = &["wit", "guest-sdk", "problems", "tests/guests", "xtask/src/lib.rs"];
+/// Everything guest builds read, relative to the workspace: the WIT contract,
+/// the contract's types, the SDK, the problems, the test guests and the build
+/// settings (this file).
+pub const GUEST_SOURCES: &[&str] =
+    &["wit", "crates/contract", "guest-sdk", "problems", "tests/guests", "xtask/src/lib.rs"];
 
 /// SHA-256 over the guest sources: every file's path (relative, `/`-separated)
 /// and bytes, in path order. Equal digests mean the same sources.

@@ -5,24 +5,30 @@
 //! and [`Direction`]), a [`Solution`], and the [`Verdict`] on it. No wasmtime, no
 //! I/O: just values, their checks, and the JSON form of a solution.
 //!
-//! The Wasm guest SDK (`discover-guest`) has its own builder-style copies because
-//! it must compile for wasm32 without serde; `tests/sdk.rs` checks that both sides
-//! agree through the real component boundary.
+//! The same types serve the host and the Wasm guest SDK (`discover-guest`
+//! re-exports them, with their builders, to problem authors). Guests build the
+//! crate without its default `host` feature: no serde, no I/O.
 
+#[cfg(feature = "host")]
 pub mod failure;
+#[cfg(feature = "host")]
 pub mod fs;
+#[cfg(feature = "host")]
 mod solution;
 
+#[cfg(feature = "host")]
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "host")]
 pub use solution::{parse_solution_json, read_solution_file, solution_json};
 
 /// How many characters of a candidate program's output (stdout, stderr) are kept
 /// for reports and shown back to the policy in the next prompt.
 pub const OUTPUT_TAIL_CHARS: usize = 500;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "host", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "host", serde(rename_all = "lowercase"))]
 pub enum Direction {
     Minimize,
     Maximize,
@@ -47,13 +53,15 @@ impl std::fmt::Display for Direction {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "host", derive(Serialize, Deserialize))]
 pub struct BestKnown {
     pub value: f64,
     pub source: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "host", derive(Serialize, Deserialize))]
 pub struct Shape {
     pub min_len: u32,
     pub max_len: u32,
@@ -61,6 +69,21 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// Exactly `len` values.
+    pub fn exact(len: u32) -> Shape {
+        Shape { min_len: len, max_len: len, multiple_of: 1 }
+    }
+
+    /// Between `min_len` and `max_len` values, inclusive.
+    pub fn range(min_len: u32, max_len: u32) -> Shape {
+        Shape { min_len, max_len, multiple_of: 1 }
+    }
+
+    /// Whether `len` satisfies these rules.
+    pub fn admits(&self, len: usize) -> bool {
+        self.violation(len).is_none()
+    }
+
     /// Why a solution of `len` values breaks these rules, if it does.
     pub fn violation(&self, len: usize) -> Option<String> {
         let m = self.multiple_of.max(1) as usize;
@@ -88,7 +111,8 @@ impl Shape {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "host", derive(Serialize, Deserialize))]
 pub struct Budgets {
     pub evaluate_fuel: u64,
     pub evaluate_millis: u32,
@@ -103,7 +127,8 @@ impl Default for Budgets {
 }
 
 /// What a problem says about itself.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "host", derive(Serialize, Deserialize))]
 pub struct Spec {
     pub id: String,
     pub title: String,
@@ -115,6 +140,40 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// A spec with defaults (any length, default budgets); the setters below
+    /// fill in the rest. What problem authors start from.
+    pub fn new(id: &str, title: &str, direction: Direction) -> Spec {
+        Spec {
+            id: id.to_string(),
+            title: title.to_string(),
+            statement: String::new(),
+            direction,
+            best_known: None,
+            shape: Shape::range(1, u32::MAX),
+            budgets: Budgets::default(),
+        }
+    }
+
+    pub fn statement(mut self, text: &str) -> Spec {
+        self.statement = text.to_string();
+        self
+    }
+
+    pub fn best_known(mut self, value: f64, source: &str) -> Spec {
+        self.best_known = Some(BestKnown { value, source: source.to_string() });
+        self
+    }
+
+    pub fn shape(mut self, shape: Shape) -> Spec {
+        self.shape = shape;
+        self
+    }
+
+    pub fn budgets(mut self, budgets: Budgets) -> Spec {
+        self.budgets = budgets;
+        self
+    }
+
     /// Reject specs the host cannot work with.
     pub fn check(&self) -> Result<(), String> {
         let id_ok = !self.id.is_empty()
@@ -142,10 +201,11 @@ impl Spec {
 }
 
 /// A candidate solution.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "host", derive(Serialize, Deserialize))]
 pub struct Solution {
     pub values: Vec<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "host", serde(default, skip_serializing_if = "Option::is_none"))]
     pub text: Option<String>,
 }
 
@@ -153,11 +213,11 @@ impl Solution {
     pub fn new(values: Vec<f64>) -> Solution {
         Solution { values, text: None }
     }
-
 }
 
 /// The judgement of one solution.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "host", derive(Serialize))]
 pub struct Verdict {
     pub valid: bool,
     /// The score of a valid solution; `None` for an invalid one.
@@ -168,6 +228,18 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// A valid solution with this score.
+    pub fn valid(score: f64) -> Verdict {
+        Verdict { valid: true, score: Some(score), reason: None, metrics: Vec::new() }
+    }
+
+    /// Attach a named figure (shown by `discover verify`, recorded in runs).
+    pub fn metric(mut self, name: &str, value: f64) -> Verdict {
+        self.metrics.push((name.to_string(), value));
+        self
+    }
+
+    /// An invalid solution, and why.
     pub fn invalid(reason: impl Into<String>) -> Verdict {
         Verdict { valid: false, score: None, reason: Some(reason.into()), metrics: Vec::new() }
     }

@@ -12,7 +12,7 @@ fn main() {
         let r = CirclePacking::<26>::refine(&s, effort).unwrap();
         let v = CirclePacking::<26>::evaluate(&Solution::new(r.values)).unwrap();
         assert!(v.valid);
-        scores.push(v.score);
+        scores.push(v.score.unwrap_or(f64::NAN));
     }
     scores.sort_by(|a, b| b.partial_cmp(a).unwrap());
     println!("effort {effort}: {:.1} ms/refine, best {:.6} median {:.6}", t.elapsed().as_secs_f64() * 1e3 / starts as f64, scores[0], scores[scores.len() / 2]);
