@@ -64,10 +64,17 @@ fn main() {
             "\n{id} ({direction}, best known {known}): {budget} rollouts per run = {steps} steps x {groups} groups x {group_size}, refine effort {effort}"
         );
         println!("{:<18} {:>14} {:>14} {:>14} {:>10}", "config", "median best", "worst", "best", "median s");
+        // A bar over this problem's runs on a terminal (stderr), nothing in logs.
+        let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            indicatif::ProgressBar::new((CONFIGS.len() as u64) * seeds)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
         for config in &CONFIGS {
             let mut scores = Vec::new();
             let mut times = Vec::new();
             for seed in 0..seeds {
+                bar.set_message(format!("{} seed {seed}", config.name));
                 let env = ProblemEnv::new(std::sync::Arc::new(problem.clone()), effort);
                 let mut policy: Box<dyn Policy> = if config.restarts {
                     Box::new(Restarts)
@@ -92,6 +99,7 @@ fn main() {
                 }
                 times.push(clock.elapsed().as_secs_f64());
                 scores.push(run.buffer.best().score);
+                bar.inc(1);
             }
             // Sort best-first for this problem's direction.
             scores.sort_by(|a, b| match direction {
@@ -100,14 +108,15 @@ fn main() {
             });
             times.sort_by(f64::total_cmp);
             let median = |v: &[f64]| v[v.len() / 2];
-            println!(
+            bar.suspend(|| println!(
                 "{:<18} {:>14.8} {:>14.8} {:>14.8} {:>10.1}",
                 config.name,
                 median(&scores),
                 scores[scores.len() - 1],
                 scores[0],
                 median(&times)
-            );
+            ));
         }
+        bar.finish_and_clear();
     }
 }
