@@ -9,6 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{hostile, sandbox, solution};
+use discover::contract::failure::FailureKind;
 use discover::problem::{Problem, ProblemError};
 use discover::sandbox::{ComponentCache, Sandbox, SandboxError};
 
@@ -118,7 +119,8 @@ fn hostile_calls_do_not_disturb_concurrent_good_ones() {
             .map(|m| scope.spawn(move || p.evaluate(&mode(m)).unwrap_err()))
             .collect();
         let good: Vec<_> = (0..4).map(|_| scope.spawn(move || (0..20).all(|_| p.evaluate(&mode(0.0)).is_ok()))).collect();
-        let kinds: Vec<&str> = bad.into_iter().map(|h| h.join().unwrap().kind()).collect();
+        let kinds: Vec<String> =
+            bad.into_iter().map(|h| FailureKind::from(h.join().unwrap().failure()).name()).collect();
         assert_eq!(kinds, ["deadline", "out-of-memory", "guest-panic", "stack-overflow"]);
         assert!(good.into_iter().all(|h| h.join().unwrap()));
     });

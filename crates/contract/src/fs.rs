@@ -5,8 +5,15 @@
 use std::io::Write;
 use std::path::Path;
 
+use anyhow::{Context, Result};
+
 /// Replace `path` with `bytes` atomically, creating its directory if needed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// The error names the path.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -42,7 +49,8 @@ mod tests {
         assert_eq!(left, vec![std::ffi::OsString::from("file.txt")]);
         // A directory in the way: an error, and no temporary left behind.
         std::fs::create_dir_all(dir.join("sub/taken")).unwrap();
-        assert!(write_atomic(&dir.join("sub/taken"), b"x").is_err());
+        let err = write_atomic(&dir.join("sub/taken"), b"x").unwrap_err();
+        assert!(format!("{err:#}").starts_with(&format!("cannot write {}", dir.join("sub/taken").display())), "{err:#}");
         assert_eq!(std::fs::read_dir(dir.join("sub")).unwrap().count(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }

