@@ -70,6 +70,16 @@ fn write_index(components: &Path, out_dir: &Path) {
         src.push_str(&format!("    ({id:?}, include_bytes!({:?})),\n", file.display().to_string()));
     }
     src.push_str("];\n");
+    // Contest problems ship the program a run starts from.
+    src.push_str("pub const STARTERS: &[(&str, &str)] = &[\n");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().and_then(Path::parent).unwrap();
+    for id in xtask::BUILTIN_PROBLEMS {
+        let starter = workspace.join("problems").join(id).join("starter.cpp");
+        if starter.exists() {
+            src.push_str(&format!("    ({id:?}, include_str!({:?})),\n", starter.display().to_string()));
+        }
+    }
+    src.push_str("];\n");
     src.push_str(&format!(
         "pub const TEST_COMPONENTS_DIR: &str = {:?};\n",
         components.display().to_string()

@@ -3,7 +3,7 @@
 
 use std::sync::Once;
 
-use crate::{Direction, Problem, Solution, Spec, Verdict};
+use crate::{Contest, Direction, Problem, Solution, Spec, Verdict};
 
 pub mod bindings {
     wit_bindgen::generate!({
@@ -15,7 +15,22 @@ pub mod bindings {
     });
 }
 
+/// The `contest` world: a problem that generates inputs and scores a program's
+/// outputs. Its own module, so both worlds' bindings live side by side.
+pub mod contest_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "contest",
+        pub_export_macro: true,
+        export_macro_name: "export_contest",
+        default_bindings_module: "discover_guest::__glue::contest_bindings",
+    });
+}
+
 pub use bindings::export;
+pub use contest_bindings::export_contest;
+pub use contest_bindings::exports::discover::problem::solver::Guest as SolverGuest;
+pub use contest_bindings::discover::problem::types::ProblemSpec as WitContestSpec;
 pub use bindings::exports::discover::problem::construction::Guest as ConstructionGuest;
 use bindings::discover::problem::types as wit;
 pub use wit::{ProblemSpec as WitSpec, Solution as WitSolution, Verdict as WitVerdict};
@@ -27,6 +42,15 @@ fn install_panic_hook() {
     ONCE.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
             bindings::discover::problem::diagnostics::report_panic(&info.to_string());
+        }));
+    });
+}
+
+fn install_contest_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            contest_bindings::discover::problem::diagnostics::report_panic(&info.to_string());
         }));
     });
 }
@@ -63,6 +87,39 @@ pub fn spec<P: Problem>() -> WitSpec {
             candidate_seconds: s.budgets.candidate_seconds,
         },
     }
+}
+
+pub fn contest_spec<C: Contest>() -> WitContestSpec {
+    use contest_bindings::discover::problem::types as cw;
+    install_contest_panic_hook();
+    let s: Spec = C::spec();
+    WitContestSpec {
+        id: s.id,
+        title: s.title,
+        statement: s.statement,
+        direction: match s.direction {
+            Direction::Minimize => cw::Direction::Minimize,
+            Direction::Maximize => cw::Direction::Maximize,
+        },
+        best_known: s.best_known.map(|b| cw::BestKnown { value: b.value, source: b.source }),
+        shape: cw::Shape { min_len: s.shape.min_len, max_len: s.shape.max_len, multiple_of: s.shape.multiple_of },
+        budgets: cw::Budgets {
+            evaluate_fuel: s.budgets.evaluate_fuel,
+            evaluate_millis: s.budgets.evaluate_millis,
+            memory_mib: s.budgets.memory_mib,
+            candidate_seconds: s.budgets.candidate_seconds,
+        },
+    }
+}
+
+pub fn generate<C: Contest>(seed: u64) -> String {
+    install_contest_panic_hook();
+    C::generate(seed)
+}
+
+pub fn score<C: Contest>(input: String, output: String) -> Result<f64, String> {
+    install_contest_panic_hook();
+    C::score(&input, &output)
 }
 
 pub fn initial<P: Problem>(seed: u64) -> WitSolution {

@@ -60,6 +60,7 @@
 //!   index and which value broke which rule: the reason is shown to users and LLMs.
 
 mod types;
+pub mod text;
 pub mod math;
 pub mod optimize;
 pub mod svg;
@@ -144,6 +145,81 @@ macro_rules! export_problem {
             }
 
             $crate::__glue::export!(Export with_types_in $crate::__glue::bindings);
+        }
+    };
+}
+
+/// A contest problem (the `contest` world): the candidate is a whole program that
+/// reads one generated input on stdin and writes its answer on stdout; the host
+/// runs it on many seeds and asks [`Contest::score`] to judge each output.
+///
+/// ```
+/// use discover_guest::{export_contest, Contest, Direction, Spec};
+///
+/// /// Print the sum of the two numbers; the score is 1 when right.
+/// pub struct Sum;
+///
+/// impl Contest for Sum {
+///     fn spec() -> Spec {
+///         Spec::new("sum", "Sum of two numbers", Direction::Maximize)
+///             .statement("Read `a b`, print `a + b`.")
+///     }
+///     fn generate(seed: u64) -> String {
+///         format!("{} {}\n", seed, seed * 2)
+///     }
+///     fn score(input: &str, output: &str) -> Result<f64, String> {
+///         let sum: u64 = input.split_whitespace().map(|t| t.parse::<u64>().unwrap()).sum();
+///         let line = output.lines().next().ok_or("line 1: missing, expected the sum")?;
+///         match line.trim().parse::<u64>() {
+///             Ok(v) => Ok(if v == sum { 1.0 } else { 0.0 }),
+///             Err(_) => Err(format!("line 1: `{line}` is not an integer")),
+///         }
+///     }
+/// }
+///
+/// export_contest!(Sum);
+/// # fn main() { assert_eq!(Sum::score("1 2", "3\n"), Ok(1.0)); }
+/// ```
+pub trait Contest {
+    /// Identity, statement (input and output formats, limits, scoring), direction.
+    fn spec() -> Spec;
+
+    /// The test input for `seed`, byte for byte as the contest's generator writes it.
+    fn generate(seed: u64) -> String;
+
+    /// The score of `output` for `input`; `Err` names the first offending line
+    /// and value when the output is not valid.
+    fn score(input: &str, output: &str) -> Result<f64, String>;
+}
+
+/// Export a [`Contest`] implementation as this crate's component (the `contest`
+/// world). Like [`export_problem!`], it expands to nothing off `wasm32`.
+#[macro_export]
+macro_rules! export_contest {
+    ($contest:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        #[doc(hidden)]
+        mod __discover_export_contest {
+            use super::*;
+
+            struct Export;
+
+            impl $crate::__glue::SolverGuest for Export {
+                fn spec() -> $crate::__glue::WitContestSpec {
+                    $crate::__glue::contest_spec::<$contest>()
+                }
+                fn generate(seed: u64) -> ::std::string::String {
+                    $crate::__glue::generate::<$contest>(seed)
+                }
+                fn score(
+                    input: ::std::string::String,
+                    output: ::std::string::String,
+                ) -> ::core::result::Result<f64, ::std::string::String> {
+                    $crate::__glue::score::<$contest>(input, output)
+                }
+            }
+
+            $crate::__glue::export_contest!(Export with_types_in $crate::__glue::contest_bindings);
         }
     };
 }

@@ -26,6 +26,8 @@ pub const BUILTIN_PROBLEMS: &[&str] = &[
     "erdos-min-overlap",
     "autocorrelation-1",
     "autocorrelation-2",
+    "ahc039",
+    "ahc058",
 ];
 
 /// Components used only by tests (deliberately hostile problems).

@@ -14,6 +14,8 @@
 //! Depends on `discover-contract` and `discover-sandbox` only: it knows what a
 //! problem's spec says, nothing about discovery.
 
+mod output;
+pub mod cpp;
 pub mod python;
 
 use std::sync::Arc;
@@ -70,4 +72,11 @@ impl CandidateRuntime for PythonCandidates {
             .blocking_recv()
             .map_err(|_| anyhow!("a pool worker stopped before reporting"))?
     }
+}
+
+/// The last [`TAIL_CHARS`] characters of `bytes`, as text.
+pub(crate) fn tail_chars(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let skip = text.chars().count().saturating_sub(TAIL_CHARS);
+    text.chars().skip(skip).collect()
 }

@@ -63,6 +63,14 @@ pub enum ProgramFailure {
     OutputTooLarge,
     NoResult,
     InvalidResult,
+    /// A compiled language's compiler refused the program (or hit its limits).
+    CompileError,
+    /// A contest program used its whole time limit (deterministic program time).
+    TimeLimit,
+    /// A contest program crashed or exited with a non-zero status.
+    RuntimeError,
+    /// A contest program's output broke the problem's rules (the scorer's reason).
+    WrongAnswer,
 }
 
 impl From<RolloutFailure> for FailureKind {

@@ -98,6 +98,58 @@ pub fn render(spec: &Spec, language: &Language, start: &State, budget_seconds: f
     vec![Message::new("system", system(language)), Message::new("user", user)]
 }
 
+fn contest_system(language: &Language) -> String {
+    format!(
+        "You are an expert competitive programmer in heuristic contests (AtCoder Heuristic Contest). \
+         You improve a {} program for one contest problem: it is run on many test inputs and each \
+         output is scored. Think about what limits the current program, then write the complete \
+         program. End your answer with exactly one ```{} code block: the program that is run.",
+        language.title, language.name
+    )
+}
+
+/// The messages for one rollout from `start` on a contest problem: the
+/// statement, the limits and contract, the parent program with its score and
+/// per-case summary (or why it failed to compile or run).
+pub fn render_contest(spec: &Spec, language: &Language, start: &State) -> Vec<Message> {
+    let fence = &language.name;
+    let mut user = String::new();
+    let _ = writeln!(user, "# Problem: {}\n\n{}\n", spec.title, spec.statement.trim());
+    let goal = match spec.direction {
+        Direction::Maximize => "higher is better",
+        Direction::Minimize => "lower is better",
+    };
+    let _ = write!(user, "Reward: the mean case score over the test cases, a failed case counting as 0 ({goal}).");
+    match &spec.best_known {
+        Some(b) => {
+            let _ = writeln!(user, " Target: a mean case score above {} ({}).\n", b.value, b.source);
+        }
+        None => user.push_str("\n\n"),
+    }
+    let _ = writeln!(user, "# Your program\n\n{}\n", language.contract);
+    user.push_str("# Current program\n\n");
+    match start.provenance.before {
+        Some(before) => {
+            let _ = writeln!(user, "Mean case score {before} -> {} with the program below.", start.score);
+        }
+        None => {
+            let _ = writeln!(user, "Mean case score {} (the starting program).", start.score);
+        }
+    }
+    if let Some(code) = start.provenance.code.as_deref().or(start.solution.text.as_deref()) {
+        let _ = writeln!(user, "\n```{fence}\n{}\n```", code.trim_end());
+    }
+    if let Some(summary) = start.provenance.stdout.as_deref().filter(|s| !s.trim().is_empty()) {
+        let _ = writeln!(user, "\nHow it did:\n{}", summary.trim_end());
+    }
+    let _ = write!(
+        user,
+        "\nWrite a program with a higher mean case score. Keep every case valid and within the time limit. \
+         Reply with your reasoning, then the complete program in one ```{fence} block."
+    );
+    vec![Message::new("system", contest_system(language)), Message::new("user", user)]
+}
+
 fn tail_chars(s: &str, n: usize) -> &str {
     let count = s.chars().count();
     if count <= n {
@@ -142,7 +194,11 @@ pub fn extract_code(completion: &str, language: &str) -> Option<String> {
     if let Some((_, _, block)) = open {
         blocks.push(block);
     }
-    let wanted = |tag: &str| tag == language || (language == "python" && matches!(tag, "py" | "python3"));
+    let wanted = |tag: &str| {
+        tag == language
+            || (language == "python" && matches!(tag, "py" | "python3"))
+            || (language == "cpp" && matches!(tag, "c++" | "cc" | "cxx"))
+    };
     let block = blocks.iter().rev().find(|b| wanted(&b.tag)).or_else(|| blocks.iter().rev().find(|b| b.tag.is_empty()))?;
     let code = block.lines.join("\n");
     (!code.trim().is_empty()).then_some(code)
@@ -229,6 +285,21 @@ mod tests {
         assert_eq!(extract_code("```\nprint(1)\n```", "python").unwrap(), "print(1)");
         assert_eq!(extract_code("```py\nprint(2)\n```", "python").unwrap(), "print(2)");
         assert_eq!(extract_code("```python\n\n```", "python"), None);
+    }
+
+    #[test]
+    fn contest_prompts_carry_the_program_its_summary_and_cpp_blocks_are_found() {
+        let mut start = state(Some("int main() { puts(\"4\"); }"), Some("3 of 5 cases valid; First failed case: seed 2"), Some(1.0));
+        start.solution.text = start.provenance.code.clone();
+        let language = Language::new("cpp", "CPP CONTRACT".into());
+        let messages = render_contest(&spec(), &language, &start);
+        let user = &messages[1].content;
+        for needle in ["Toy packing", "CPP CONTRACT", "Mean case score 1 -> 2.5", "```cpp\nint main()", "First failed case: seed 2", "higher mean case score"] {
+            assert!(user.contains(needle), "missing {needle:?} in\n{user}");
+        }
+        assert!(messages[0].content.contains("```cpp"));
+        let reply = "Idea.\n```c++\nint main() { return 0; }\n```";
+        assert_eq!(extract_code(reply, "cpp").unwrap(), "int main() { return 0; }");
     }
 
     #[test]

@@ -14,6 +14,11 @@ pub fn component(id: &str) -> Option<&'static [u8]> {
     generated::BUILTIN.iter().find(|(i, _)| *i == id).map(|(_, bytes)| *bytes)
 }
 
+/// The starting program of a built-in contest problem (`problems/ID/starter.cpp`).
+pub fn starter(id: &str) -> Option<&'static str> {
+    generated::STARTERS.iter().find(|(i, _)| *i == id).map(|(_, source)| *source)
+}
+
 /// Where the build put the test-only components (the hostile problem). Tests use it.
 #[doc(hidden)]
 pub const TEST_COMPONENTS_DIR: &str = generated::TEST_COMPONENTS_DIR;

@@ -9,6 +9,7 @@
 
 mod bindings;
 pub mod builtin;
+pub mod contest;
 mod convert;
 
 use std::path::Path;
@@ -21,6 +22,7 @@ use bindings::exports::discover::problem::construction as wit;
 use bindings::ProblemPre;
 use discover_sandbox::{Limits, Sandbox, SandboxError, StoreLimiter};
 
+pub use contest::{ContestProblem, Loaded, Starter, World};
 pub use convert::budget_limits;
 pub use discover_contract::failure::ProblemFailure;
 pub use discover_contract::{
@@ -138,7 +140,7 @@ impl Default for HostCaps {
 }
 
 /// Limits for reading the spec: small, because a spec is a constant.
-const SPEC_LIMITS: Limits = Limits {
+pub(crate) const SPEC_LIMITS: Limits = Limits {
     fuel: Some(100_000_000),
     deadline: Duration::from_secs(2),
     memory_bytes: 64 << 20,
@@ -318,31 +320,46 @@ impl Problem {
         limits: Limits,
         f: impl FnOnce(&wit::Guest, &mut wasmtime::Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<(R, CallStats), SandboxError> {
-        let span = tracing::debug_span!("sandbox_call", problem = %self.spec.id, export, fuel_used = tracing::field::Empty);
-        let _entered = span.enter();
-        let state = HostState { limiter: StoreLimiter::new(&limits), panic_message: None };
-        let start = Instant::now();
-        let mut store = self.sandbox.store(state, &limits);
-        let instance = match self.pre.instantiate(&mut store) {
-            Ok(instance) => instance,
-            Err(e) => return Err(failure(e, store, &limits)),
-        };
-        let instantiated = Instant::now();
-        match f(instance.discover_problem_construction(), &mut store) {
-            Ok(value) => {
-                let stats = CallStats {
-                    instantiate: instantiated - start,
-                    run: instantiated.elapsed(),
-                    fuel_used: limits.fuel.unwrap_or(u64::MAX) - store.get_fuel().unwrap_or(0),
-                };
-                span.record("fuel_used", stats.fuel_used);
-                Ok((value, stats))
-            }
-            Err(e) => {
-                let error = failure(e, store, &limits);
-                tracing::debug!(kind = error.kind(), "{error}");
-                Err(error)
-            }
+        call_in(&self.sandbox, &self.spec.id, export, limits, |store| self.pre.instantiate(store), |instance, store| {
+            f(instance.discover_problem_construction(), store)
+        })
+    }
+}
+
+/// Run one export of a fresh instance under `limits`: the store, the limiter,
+/// the panic message and the timing every call of either world shares.
+pub(crate) fn call_in<I, R>(
+    sandbox: &Sandbox,
+    problem: &str,
+    export: &'static str,
+    limits: Limits,
+    instantiate: impl FnOnce(&mut wasmtime::Store<HostState>) -> wasmtime::Result<I>,
+    f: impl FnOnce(&I, &mut wasmtime::Store<HostState>) -> wasmtime::Result<R>,
+) -> Result<(R, CallStats), SandboxError> {
+    let span = tracing::debug_span!("sandbox_call", problem = %problem, export, fuel_used = tracing::field::Empty);
+    let _entered = span.enter();
+    let state = HostState { limiter: StoreLimiter::new(&limits), panic_message: None };
+    let start = Instant::now();
+    let mut store = sandbox.store(state, &limits);
+    let instance = match instantiate(&mut store) {
+        Ok(instance) => instance,
+        Err(e) => return Err(failure(e, store, &limits)),
+    };
+    let instantiated = Instant::now();
+    match f(&instance, &mut store) {
+        Ok(value) => {
+            let stats = CallStats {
+                instantiate: instantiated - start,
+                run: instantiated.elapsed(),
+                fuel_used: limits.fuel.unwrap_or(u64::MAX) - store.get_fuel().unwrap_or(0),
+            };
+            span.record("fuel_used", stats.fuel_used);
+            Ok((value, stats))
+        }
+        Err(e) => {
+            let error = failure(e, store, &limits);
+            tracing::debug!(kind = error.kind(), "{error}");
+            Err(error)
         }
     }
 }
@@ -352,7 +369,7 @@ fn failure(e: wasmtime::Error, store: wasmtime::Store<HostState>, limits: &Limit
     SandboxError::from_call(e, limits, &state.limiter, state.panic_message)
 }
 
-fn placeholder_spec() -> Spec {
+pub(crate) fn placeholder_spec() -> Spec {
     Spec {
         id: String::new(),
         title: String::new(),
@@ -366,8 +383,16 @@ fn placeholder_spec() -> Spec {
 
 /// Explain a component that does not fit the contract.
 fn contract_mismatch(e: wasmtime::Error) -> String {
+    contract_mismatch_world(e, contest::World::Construction)
+}
+
+pub(crate) fn contract_mismatch_world(e: wasmtime::Error, world: contest::World) -> String {
+    let (name, export) = match world {
+        contest::World::Construction => ("problem", "construction"),
+        contest::World::Contest => ("contest", "solver"),
+    };
     format!(
-        "the component does not implement the discover:problem@0.1.0 `problem` world \
-         (it must export `discover:problem/construction@0.1.0`): {e:#}"
+        "the component does not implement the discover:problem@0.1.0 `{name}` world \
+         (it must export `discover:problem/{export}@0.1.0`): {e:#}"
     )
 }

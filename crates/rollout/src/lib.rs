@@ -15,6 +15,8 @@
 //! trait), the problem evaluator and the candidate runtimes; only front ends
 //! (the CLI today) depend on it.
 
+pub mod contest;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 

@@ -8,7 +8,7 @@ use wasmtime::Trap;
 use wasmtime_wasi::I32Exit;
 
 use super::guest::{self, GuestState};
-use super::output::{Captured, Output};
+use crate::output::{Captured, Output};
 use super::Runtime;
 use discover_sandbox::StoreLimiter;
 
@@ -206,8 +206,8 @@ impl Runtime {
         span.record("outcome", outcome.name());
         Ok(Report {
             outcome,
-            stdout_tail: tail_chars(&out.tail),
-            stderr_tail: tail_chars(&err.tail),
+            stdout_tail: crate::tail_chars(&out.tail),
+            stderr_tail: crate::tail_chars(&err.tail),
             stdout_bytes: out.total,
             stderr_bytes: err.total,
             output_truncated: out.total > out.tail.len() as u64 || err.total > err.tail.len() as u64,
@@ -310,13 +310,6 @@ fn parse_report(line: &[u8], memory_refused: bool) -> Option<Outcome> {
     })
 }
 
-/// The last [`TAIL_CHARS`] characters of `bytes`, as text.
-fn tail_chars(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let skip = text.chars().count().saturating_sub(TAIL_CHARS);
-    text.chars().skip(skip).collect()
-}
-
 /// 128 bits the candidate cannot predict: the keys of a fresh SipHash state.
 fn nonce() -> String {
     let mut bytes = [0u8; 16];
@@ -347,7 +340,7 @@ mod tests {
     #[test]
     fn tails_keep_the_last_characters() {
         let text = "é".repeat(600);
-        assert_eq!(tail_chars(text.as_bytes()).chars().count(), TAIL_CHARS);
-        assert_eq!(tail_chars(b"short"), "short");
+        assert_eq!(crate::tail_chars(text.as_bytes()).chars().count(), TAIL_CHARS);
+        assert_eq!(crate::tail_chars(b"short"), "short");
     }
 }

@@ -18,7 +18,7 @@ use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use super::output::Output;
+use crate::output::Output;
 use super::runtime::RuntimePaths;
 use discover_sandbox::StoreLimiter;
 

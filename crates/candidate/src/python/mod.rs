@@ -6,7 +6,7 @@
 //!   compiles it once into the cache; later runs map the `.cwasm` in ~10 ms.
 //! - [`guest`]: what an instance sees (a read-only stdlib, nothing of the host)
 //!   and the `turn` entry point.
-//! - [`output`]: stdout/stderr capture with caps, and the result channel.
+//! - `crate::output` (shared with the C++ runtime): stdout/stderr capture with caps, and the result channel.
 //! - [`candidate`]: limits, the request, typed outcomes, one run.
 //! - [`pool`]: N candidates at once behind an async interface.
 //! - `preinit.py`: the imports and the harness, baked into the snapshot.
@@ -18,7 +18,7 @@
 
 mod candidate;
 mod guest;
-mod output;
+
 pub mod pool;
 pub mod runtime;
 

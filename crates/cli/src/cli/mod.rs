@@ -3,6 +3,7 @@
 //! Exit codes: 0 success (a valid solution for `verify`), 1 an invalid solution,
 //! 2 anything that prevented a verdict (usage, I/O, a failing problem component).
 
+mod contest;
 mod model;
 mod output;
 mod progress;
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::problem::{builtin, read_solution_file, parse_solution_json, Problem};
+use crate::problem::{builtin, read_solution_file, parse_solution_json, Loaded, Problem};
 use crate::sandbox::{ComponentCache, Sandbox};
 
 #[derive(Parser, Debug)]
@@ -84,7 +85,7 @@ fn init_logging(format: LogFormat) {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// List the built-in problems, or show one.
+    /// List the built-in problems (construction and contest), or show one.
     Problems {
         #[command(subcommand)]
         action: Option<ProblemsAction>,
@@ -128,7 +129,8 @@ enum Command {
         (python/ under it). Takes about two minutes and 3 GB of memory; later commands load \
         the result in milliseconds. Safe to run again: it does nothing when the runtime is there.")]
     Setup(python::SetupArgs),
-    /// Run one Python candidate program in the sandbox and verify what it returns.
+    /// Run one candidate program in the sandbox and score it: a Python program
+    /// for a construction problem, a C++ program on every case of a contest problem.
     #[command(after_help = "The program defines `solve(parent, x)`: `parent` is the parent \
         solution as a list, `x` the same as a numpy array; it returns the new solution. \
         `discover problems show ID` prints the full contract. The program runs in \
@@ -139,7 +141,12 @@ enum Command {
         Examples:\n  \
         discover exec circle-packing-26 pack.py\n  \
         discover exec circle-packing-26 pack.py --parent best.json --timeout 30 --json\n  \
-        discover exec erdos-min-overlap step.py --save out.json")]
+        discover exec erdos-min-overlap step.py --save out.json\n  \
+        discover exec ahc039 fish.cpp --cases 0..150 --json\n\n\
+        For a contest problem (ahc039, ahc058) the program is C++ (GNU++20), compiled once \
+        with clang to WebAssembly in a bubblewrap sandbox and run on each case with the input on \
+        stdin, under deterministic program time (the problem's limit, 2.0 s for both), 1 GiB of \
+        memory and 32 MiB of output. Exit code: 0 when every case is valid, 1 otherwise.")]
     Exec(python::ExecArgs),
     /// Continue a run that was stopped or killed, from its last completed step.
     Resume {
@@ -214,8 +221,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Problems { action: None, json } => list(&sandbox, json),
         Command::Problems { action: Some(ProblemsAction::Show { problem, json }), .. } => {
-            let problem = Problem::load(&sandbox, &problem)?;
-            output::show(problem.spec(), json);
+            match Loaded::load(&sandbox, &problem)? {
+                Loaded::Construction(problem) => output::show(problem.spec(), json),
+                Loaded::Contest(problem) => contest::show(&problem, cli.cache_dir.as_deref(), json),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { problem, solution, json, svg } => verify(&sandbox, &problem, &solution, json, svg),
@@ -233,7 +242,7 @@ fn list(sandbox: &Sandbox, json: bool) -> Result<ExitCode> {
     // Load in parallel: the first run compiles every component.
     let specs = std::thread::scope(|scope| {
         let handles: Vec<_> = builtin::ids()
-            .map(|id| scope.spawn(move || Problem::load(sandbox, id).map(|p| p.spec().clone())))
+            .map(|id| scope.spawn(move || Loaded::load(sandbox, id).map(|p| (p.world(), p.spec().clone()))))
             .collect();
         handles.into_iter().map(|h| h.join().expect("loader thread panicked")).collect::<Result<Vec<_>>>()
     })?;

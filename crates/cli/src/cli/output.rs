@@ -2,20 +2,21 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::problem::{Spec, Verdict};
+use crate::problem::{Spec, Verdict, World};
 
 /// A finite number as JSON, anything else as null.
 fn number(v: f64) -> Value {
     serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
 }
 
-pub fn table(specs: &[Spec], as_json: bool) {
+pub fn table(specs: &[(World, Spec)], as_json: bool) {
     if as_json {
         let rows: Vec<Value> = specs
             .iter()
-            .map(|s| {
+            .map(|(world, s)| {
                 json!({
                     "id": s.id,
+                    "kind": world.name(),
                     "title": s.title,
                     "direction": s.direction,
                     "best_known": s.best_known.as_ref().map(|b| number(b.value)),
@@ -26,11 +27,11 @@ pub fn table(specs: &[Spec], as_json: bool) {
         return;
     }
     let best = |s: &Spec| s.best_known.as_ref().map_or("-".to_string(), |b| b.value.to_string());
-    let w_id = specs.iter().map(|s| s.id.len()).max().unwrap_or(2).max(2);
-    let w_best = specs.iter().map(|s| best(s).len()).max().unwrap_or(10).max(10);
-    println!("{:<w_id$}  {:<9}  {:<w_best$}  TITLE", "ID", "DIRECTION", "BEST KNOWN");
-    for s in specs {
-        println!("{:<w_id$}  {:<9}  {:<w_best$}  {}", s.id, s.direction.to_string(), best(s), s.title);
+    let w_id = specs.iter().map(|(_, s)| s.id.len()).max().unwrap_or(2).max(2);
+    let w_best = specs.iter().map(|(_, s)| best(s).len()).max().unwrap_or(10).max(10);
+    println!("{:<w_id$}  {:<12}  {:<9}  {:<w_best$}  TITLE", "ID", "KIND", "DIRECTION", "BEST KNOWN");
+    for (world, s) in specs {
+        println!("{:<w_id$}  {:<12}  {:<9}  {:<w_best$}  {}", s.id, world.name(), s.direction.to_string(), best(s), s.title);
     }
 }
 

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use crate::problem::{read_solution_file, solution_json, Problem, Solution};
+use crate::problem::{read_solution_file, solution_json, Loaded, Solution};
 use crate::python::{self, Candidate, ProgramLimits, Outcome, Runtime, RuntimePaths};
 use crate::sandbox::Sandbox;
 
@@ -32,7 +32,8 @@ pub struct SetupArgs {
 pub struct ExecArgs {
     /// A built-in problem id, or the path of a problem component (.wasm).
     problem: String,
-    /// The candidate program (Python that defines `solve(parent, x)`), or - for stdin.
+    /// The candidate program: Python that defines `solve(parent, x)` (or - for
+    /// stdin) for construction problems; a C++ file (`.cpp`) for contest problems.
     program: PathBuf,
     /// The parent solution file [default: the problem's initial state for --seed].
     #[arg(long, value_name = "FILE")]
@@ -53,6 +54,12 @@ pub struct ExecArgs {
     /// Write the returned solution to this file (when the program returned one).
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
+    /// Contest problems: the cases to run, as seeds (`0..150`, `0..=9`, `3,5,8`) [default: 0..150].
+    #[arg(long, value_name = "SEEDS")]
+    cases: Option<String>,
+    /// Contest problems: cases run at once [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -98,7 +105,15 @@ pub fn exec(sandbox: &Sandbox, cache_dir: Option<&Path>, args: ExecArgs) -> Resu
             anyhow::bail!("--timeout must be a positive number of seconds, not {t}");
         }
     }
-    let problem = Problem::load(sandbox, &args.problem)?;
+    let problem = match Loaded::load(sandbox, &args.problem)? {
+        Loaded::Construction(problem) => problem,
+        Loaded::Contest(problem) => {
+            return super::contest::exec(problem, cache_dir, &args.program, args.cases.as_deref(), args.workers, args.json)
+        }
+    };
+    if args.cases.is_some() || args.workers.is_some() {
+        anyhow::bail!("--cases and --workers apply to contest problems; {} is a construction problem", problem.spec().id);
+    }
     let spec = problem.spec().clone();
     let parent = match &args.parent {
         Some(path) => read_solution_file(path)?,

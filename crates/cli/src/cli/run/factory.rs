@@ -12,6 +12,7 @@ use crate::policy::{LlmPolicy, LocalSampler, LocalTrainer, Numeric, OpenAiSample
 use crate::problem::Spec;
 use crate::prompt::Language;
 use crate::python;
+use crate::rollout::contest::ContestRunner;
 use crate::rollout::Programs;
 use super::settings::*;
 
@@ -22,8 +23,17 @@ impl RunConfig {
             .with_context(|| format!("{} is damaged", dir.path("config.toml").display()))
     }
 
-    pub(crate) fn policy(&self, spec: &Spec) -> Result<Box<dyn Policy>> {
+    /// The policy; LLM policies write programs in `language`, prompted for a
+    /// contest problem (`contest`) or a construction one.
+    pub(crate) fn policy(&self, spec: &Spec, language: Language, contest: bool) -> Result<Box<dyn Policy>> {
         let llm = || self.llm.as_ref().context("config.toml has no [llm] table for an LLM policy");
+        let prompted = |policy: LlmPolicy| -> LlmPolicy {
+            if !contest {
+                return policy;
+            }
+            let (spec, language) = (spec.clone(), language.clone());
+            policy.with_prompt(Box::new(move |start| crate::prompt::render_contest(&spec, &language, start)))
+        };
         Ok(match self.policy {
             PolicyKind::Numeric => Box::new(Numeric::new(spec.shape.multiple_of as usize, self.sigma, self.lr)),
             PolicyKind::Restarts => Box::new(Restarts),
@@ -31,7 +41,7 @@ impl RunConfig {
                 let llm = llm()?;
                 let settings = llm.openai.clone().context("config.toml has no [llm.openai] table")?;
                 let sampler = OpenAiSampler::new(settings)?;
-                Box::new(LlmPolicy::new("openai", Box::new(sampler), spec, python_language(spec), llm.program_seconds(spec)))
+                Box::new(prompted(LlmPolicy::new("openai", Box::new(sampler), spec, language.clone(), llm.program_seconds(spec))))
             }
             PolicyKind::Local => {
                 let llm = llm()?;
@@ -43,7 +53,7 @@ impl RunConfig {
                 }
                 let model = Arc::new(model);
                 let sampler = LocalSampler { model: model.clone(), temperature: llm.temperature, top_p: llm.top_p, max_tokens: llm.max_tokens as usize };
-                let policy = LlmPolicy::new("local", Box::new(sampler), spec, python_language(spec), llm.program_seconds(spec));
+                let policy = prompted(LlmPolicy::new("local", Box::new(sampler), spec, language.clone(), llm.program_seconds(spec)));
                 match &self.train {
                     Some(train) => Box::new(policy.with_trainer(Box::new(LocalTrainer::new(model, train.optimizer.clone())?))),
                     None => Box::new(policy),
@@ -51,6 +61,14 @@ impl RunConfig {
             }
         })
     }
+}
+
+/// What LLM policies write for a contest problem: C++ programs, with the
+/// contract the runtime states for the problem's limits.
+pub(crate) fn contest_language(runner: &ContestRunner) -> Language {
+    let limits = &runner.settings.limits;
+    let runtime = runner.runtime(crate::candidate::cpp::LANGUAGE).expect("contest runners carry the C++ runtime");
+    Language::new(runtime.language(), runtime.contract(limits.seconds, limits.memory_bytes >> 20))
 }
 
 /// What LLM policies write: Python programs, with the contract the Python

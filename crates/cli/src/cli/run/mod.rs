@@ -11,15 +11,22 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
 use serde_json::json;
 
 use crate::engine::event::ErrorEvent;
 use crate::engine::rundir::write_atomic;
 use crate::engine::{Event, Run, RunDir, State};
 
-use crate::problem::{solution_json, Problem};
+use std::sync::Arc;
+
+use crate::engine::Environment;
+use crate::problem::{solution_json, Loaded, Problem};
 use crate::report;
+use crate::rollout::contest::ContestEnv;
 use crate::rollout::ProblemEnv;
+
+use super::contest;
 use crate::sandbox::Sandbox;
 
 use crate::cli::progress::{self, Progress};
@@ -29,7 +36,8 @@ use summary::print_summary;
 
 pub fn run(sandbox: &Sandbox, cache_dir: Option<&Path>, args: RunArgs) -> Result<ExitCode> {
     let mut config = args.config()?;
-    let problem = Problem::load(sandbox, &config.problem)?;
+    let problem = Loaded::load(sandbox, &config.problem)?;
+    check_fits(&problem, &config)?;
     config.best_known = problem.spec().best_known.as_ref().map(|b| b.value);
     let out = args.out.clone().unwrap_or_else(|| {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -74,14 +82,53 @@ pub fn resume(sandbox: &Sandbox, cache_dir: Option<&Path>, root: &Path, json: bo
         // Not even one step finished: start over, initial states included.
         None => write_atomic(&dir.path("events.jsonl"), b"")?,
     }
-    let problem = Problem::load(sandbox, &config.problem)?;
+    let problem = Loaded::load(sandbox, &config.problem)?;
     drive(&problem, &config, &dir, cache_dir, checkpoint, json)
+}
+
+/// A contest problem takes programs: only LLM policies write them; a
+/// construction problem has no cases.
+fn check_fits(problem: &Loaded, config: &RunConfig) -> Result<()> {
+    match problem {
+        Loaded::Contest(p) if !config.policy.writes_programs() => bail!(
+            "--policy {} proposes vectors of numbers, but {} is a contest problem whose solutions are programs; \
+             use --policy openai or --policy local",
+            config.policy.to_possible_value().map_or(String::new(), |v| v.get_name().to_string()),
+            p.spec().id
+        ),
+        Loaded::Construction(p) if config.cases.is_some() => {
+            bail!("--cases applies to contest problems; {} is a construction problem", p.spec().id)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What a run drives: the environment and how it records its best state.
+enum Subject<'a> {
+    Construction { problem: &'a Problem, env: ProblemEnv },
+    Contest { env: ContestEnv },
+}
+
+impl Subject<'_> {
+    fn env(&self) -> &dyn Environment {
+        match self {
+            Subject::Construction { env, .. } => env,
+            Subject::Contest { env } => env,
+        }
+    }
+
+    fn write_best(&self, dir: &RunDir, best: &State) -> Result<()> {
+        match self {
+            Subject::Construction { problem, .. } => write_best(problem, dir, best),
+            Subject::Contest { env } => write_best_program(env, dir, best),
+        }
+    }
 }
 
 /// Run steps until the run is finished, keeping `best/` and the progress line
 /// up to date; then plots and the summary.
 pub(crate) fn drive(
-    problem: &Problem,
+    problem: &Loaded,
     config: &RunConfig,
     dir: &RunDir,
     cache_dir: Option<&Path>,
@@ -89,21 +136,34 @@ pub(crate) fn drive(
     json: bool,
 ) -> Result<ExitCode> {
     let spec = problem.spec();
-    let mut env = ProblemEnv::new(std::sync::Arc::new(problem.clone()), config.effort);
-    if let Some(llm) = &config.llm {
-        env = env.with_programs(llm.programs(spec, cache_dir, config.settings.workers)?);
-    }
-    let mut policy = config.policy(spec)?;
+    let workers = config.settings.workers;
+    let (subject, language, contest_prompt) = match problem {
+        Loaded::Construction(problem) => {
+            let mut env = ProblemEnv::new(Arc::new(problem.clone()), config.effort);
+            if let Some(llm) = &config.llm {
+                env = env.with_programs(llm.programs(spec, cache_dir, workers)?);
+            }
+            (Subject::Construction { problem, env }, factory::python_language(spec), false)
+        }
+        Loaded::Contest(problem) => {
+            let cases = config.cases.clone().unwrap_or_else(|| contest::DEFAULT_CASES.collect());
+            let runner = contest::runner(problem.clone(), cache_dir, cases, workers)?;
+            let language = factory::contest_language(&runner);
+            (Subject::Contest { env: ContestEnv { runner: Arc::new(runner) } }, language, true)
+        }
+    };
+    let env = subject.env();
+    let mut policy = config.policy(spec, language, contest_prompt)?;
     let trains = policy.trains();
     if !trains && config.policy.writes_programs() && !json {
         eprintln!("note: --policy {} samples only: a frozen policy searching with reuse (no test-time training)", policy.name());
     }
     let settings = config.settings.clone();
     let mut run = match checkpoint {
-        Some(c) => Run::resume(settings, spec.direction, &env, policy.as_mut(), Some(dir), c)?,
-        None => Run::start(settings, spec.direction, &env, policy.as_mut(), Some(dir))?,
+        Some(c) => Run::resume(settings, spec.direction, env, policy.as_mut(), Some(dir), c)?,
+        None => Run::start(settings, spec.direction, env, policy.as_mut(), Some(dir))?,
     };
-    write_best(problem, dir, run.buffer.best())?;
+    subject.write_best(dir, run.buffer.best())?;
     let progress = Progress::steps(progress::enabled(json), config.settings.steps, run.step, config.best_known);
     let mut rollouts = 0;
     while !run.finished() {
@@ -124,7 +184,7 @@ pub(crate) fn drive(
         };
         rollouts += report.rollouts;
         if report.new_best {
-            write_best(problem, dir, run.buffer.best())?;
+            subject.write_best(dir, run.buffer.best())?;
         }
         progress.step(&report);
     }
@@ -143,7 +203,10 @@ pub(crate) fn drive(
         best_score: Some(best.score),
         best_step: Some(best.step),
         best_known: config.best_known,
-        best_solution: dir.path("best/solution.json"),
+        best_solution: dir.path(match problem {
+            Loaded::Construction(_) => "best/solution.json",
+            Loaded::Contest(_) => "best/program.cpp",
+        }),
         policy: Some(policy_name.to_string()),
         trained: Some(trains),
         policy_files: run.policy_files.as_ref().map(|f| dir.path(f)),
@@ -174,5 +237,18 @@ pub(crate) fn write_best(problem: &Problem, dir: &RunDir, best: &State) -> Resul
     if let Some(svg) = problem.render_svg(&best.solution)? {
         write_atomic(&dir.path("best/picture.svg"), svg.as_bytes())?;
     }
+    Ok(())
+}
+
+/// A contest run's best state: `best/program.cpp` (or the program's language),
+/// `best/report.json` (its evaluation: every case, re-read from the memo, so
+/// not run again) and `best/solution.json` (the program and its case scores).
+fn write_best_program(env: &ContestEnv, dir: &RunDir, best: &State) -> Result<()> {
+    let source = best.solution.text.as_deref().context("a contest state holds its program")?;
+    let language = env.runner.problem().starter.as_ref().map_or("cpp", |s| s.language.as_str());
+    let report = env.runner.evaluate(language, source).context("re-evaluating the best program")?;
+    write_atomic(&dir.path(&format!("best/program.{language}")), source.as_bytes())?;
+    write_atomic(&dir.path("best/report.json"), serde_json::to_string_pretty(&*report)?.as_bytes())?;
+    write_atomic(&dir.path("best/solution.json"), solution_json(&best.solution).as_bytes())?;
     Ok(())
 }

@@ -50,6 +50,10 @@ pub struct RunArgs {
     /// for the built-in problems); 0 turns refining off.
     #[arg(long, default_value_t = 1000)]
     pub(crate) effort: u32,
+    /// Contest problems: the cases each program runs on, as seeds: `0..150`
+    /// (the default: the 150 official public cases), `0..=9`, or `3,5,8`.
+    #[arg(long, value_name = "SEEDS")]
+    pub(crate) cases: Option<String>,
     /// Initial standard deviation of numeric proposals, relative to the size
     /// (root mean square) of the start solution.
     // Large enough to leave the start's basin: refine then settles into a
@@ -352,6 +356,9 @@ pub struct RunConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train: Option<TrainSettings>,
     pub settings: Settings,
+    /// Contest problems: the case seeds (`--cases`); absent means 0..150.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cases: Option<Vec<u64>>,
 }
 
 impl RunArgs {
@@ -414,6 +421,18 @@ impl RunArgs {
         };
         settings.check()?;
         let lr = if self.policy == PolicyKind::Local { 0.1 } else { self.lr.unwrap_or(0.1) };
-        Ok(RunConfig { problem, policy: self.policy, effort: self.effort, sigma: self.sigma, lr, best_known: None, llm, train, settings })
+        let cases = self.cases.as_deref().map(crate::cli::contest::parse_cases).transpose()?;
+        Ok(RunConfig {
+            problem,
+            policy: self.policy,
+            effort: self.effort,
+            sigma: self.sigma,
+            lr,
+            best_known: None,
+            llm,
+            train,
+            settings,
+            cases,
+        })
     }
 }
