@@ -52,12 +52,14 @@ fn problems_lists_every_builtin() {
         ("erdos-min-overlap", "minimize", "0.3808753232177188"),
         ("autocorrelation-1", "minimize", "1.5028628982558263"),
         ("autocorrelation-2", "maximize", "0.9610210777840243"),
+        ("ahc039", "maximize", "3780.41"),
+        ("ahc058", "maximize", "5656094.85"),
     ] {
         let line = text.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{id} missing"));
         assert!(line.contains(dir) && line.contains(best), "{line}");
     }
     let json: serde_json::Value = serde_json::from_slice(&discover(&["problems", "--json"]).stdout).unwrap();
-    assert_eq!(json.as_array().unwrap().len(), 5);
+    assert_eq!(json.as_array().unwrap().len(), 7);
     assert_eq!(json[0]["id"], "circle-packing-26");
 }
 

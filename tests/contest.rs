@@ -141,6 +141,15 @@ fn a_gib_of_output_is_stopped_at_the_cap() {
 }
 
 #[test]
+fn sleeping_is_refused_instead_of_blocking_the_host() {
+    let source = "#include <bits/stdc++.h>\n#include <unistd.h>\nint main() { int r = usleep(100000000); printf(\"%d\\n\", r); }";
+    let start = std::time::Instant::now();
+    let run = run_cpp(source, "");
+    assert!(run.outcome.is_exit(), "{:?}", run.outcome);
+    assert!(start.elapsed().as_secs() < 10, "a 100 s sleep blocked the host");
+}
+
+#[test]
 fn deep_recursion_is_a_stack_overflow() {
     let source = "#include <bits/stdc++.h>\nint f(int n) { volatile char buf[256]; buf[0] = n; return n == 0 ? 0 : f(n + 1) + buf[0]; }\n\
                   int main() { printf(\"%d\\n\", f(1)); }";

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{fixture, sandbox, solution};
-use discover::problem::{read_solution_file, Problem};
+use discover::problem::{read_solution_file, ContestProblem, Loaded, Problem};
 
 /// The record constructions in tests/data/fixtures (sources in docs/problems.md),
 /// each with the score stored in the file, and the problem that judges it.
@@ -125,7 +125,7 @@ fn step_function_rejections() {
 fn initial_states_are_valid_repairs_fix_and_pictures_draw() {
     let sandbox = sandbox();
     for id in discover::problem::builtin::ids() {
-        let p = Problem::load(&sandbox, id).unwrap();
+        let Loaded::Construction(p) = Loaded::load(&sandbox, id).unwrap() else { continue };
         let start = p.initial(7).unwrap();
         assert_eq!(start, p.initial(7).unwrap(), "{id}: initial is deterministic");
         let verdict = p.evaluate(&start).unwrap();
@@ -189,6 +189,16 @@ fn the_prebuilt_components_are_current_and_agree_with_the_built_ones() {
     let sandbox = sandbox();
     for id in xtask::BUILTIN_PROBLEMS {
         let bytes = std::fs::read(dir.join(format!("{}.wasm", id.replace('-', "_")))).unwrap();
+        if let Loaded::Contest(embedded) = Loaded::load(&sandbox, id).unwrap() {
+            let prebuilt = ContestProblem::from_bytes(&sandbox, &bytes).unwrap();
+            assert_eq!(prebuilt.spec(), embedded.spec(), "{id}");
+            for seed in 0..3 {
+                let (a, b) = (prebuilt.generate(seed).unwrap(), embedded.generate(seed).unwrap());
+                assert_eq!(a, b, "{id} generate({seed})");
+                assert_eq!(prebuilt.score(&a, "4\n0 0\n9 0\n9 9\n0 9\n").unwrap(), embedded.score(&b, "4\n0 0\n9 0\n9 9\n0 9\n").unwrap());
+            }
+            continue;
+        }
         let prebuilt = Problem::from_bytes(&sandbox, &bytes).unwrap();
         let embedded = Problem::load(&sandbox, id).unwrap();
         assert_eq!(prebuilt.spec(), embedded.spec(), "{id}");

@@ -25,6 +25,9 @@ Tasks:
   bench llm [--tokens N] [--prompt N]
                                   Sampling throughput (tokens/s) of the local LLM runtime
                                   on random-weight models, 1/4/16 completions at once
+  bench contest [--cases N]       C++ contest programs: native g++ per case against the
+                                  Wasm path (run time, start-up, compile), a full
+                                  150-case evaluation, and the clock's calibration
   setup [--wheel FILE] [--force]  Fetch and compile the Python sandbox runtime into the
                                   cache (runs `discover setup`; once per machine)
   toolchain                       Say which wasm32 toolchain guests are built with
@@ -32,8 +35,9 @@ Tasks:
                                   machine without a wasm32 toolchain embeds) and record
                                   the digest of their sources
   test [CARGO TEST ARGS]          Install what the tests need and is missing (a wasm32
-                                  toolchain, pip, the `openai` client, the Python
-                                  runtime), build every target (benches too), then
+                                  toolchain, pip, the `openai` client, clang for
+                                  wasm32-wasi + bubblewrap for C++ candidates, the
+                                  Python runtime), build every target (benches too), then
                                   `cargo test --workspace --locked`
 
 Guests build with the rustup target wasm32-unknown-unknown when it is installed,
@@ -84,7 +88,7 @@ fn run(args: &[String]) -> Result<()> {
             println!("{}", path.display());
             Ok(())
         }
-        Some("bench") if matches!(args.get(1).map(String::as_str), Some("verify" | "ablation" | "python" | "llm")) => {
+        Some("bench") if matches!(args.get(1).map(String::as_str), Some("verify" | "ablation" | "python" | "llm" | "contest")) => {
             let status = Command::new(env!("CARGO"))
                 .current_dir(&root)
                 .args(["bench", "--quiet", "--package", "discover", "--bench", &args[1], "--"])
@@ -158,6 +162,16 @@ fn test(root: &Path, cargo_test_args: &[String]) -> Result<()> {
         {
             bail!("cannot install the `openai` Python package with pip");
         }
+    }
+    // 2b. The C++ toolchain of contest candidates (clang for wasm32-wasi, its
+    //     libc and libc++, bubblewrap to sandbox the compiler) and g++ for the
+    //     native side of the contest benchmark.
+    let cxx = ["/usr/bin/clang++-19", "/usr/bin/wasm-ld-19", "/usr/lib/wasm32-wasi/crt1-command.o",
+        "/usr/lib/llvm-19/lib/wasm32-wasi/libc++.a", "/usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a",
+        "/usr/bin/bwrap", "/usr/bin/g++"];
+    if cxx.iter().any(|p| !Path::new(p).exists()) {
+        eprintln!("== C++ to Wasm toolchain: installing clang-19, lld-19, wasi-libc, libc++ and compiler-rt for wasm32, bubblewrap, g++");
+        apt_install(&["clang-19", "lld-19", "wasi-libc", "libc++-19-dev-wasm32", "libclang-rt-19-dev-wasm32", "bubblewrap", "g++"])?;
     }
     // 3. One build of every target (tests, benches, the binary): `cargo run -p
     //    discover` would unify features differently and build wasmtime twice.

@@ -14,7 +14,7 @@ pub fn component(id: &str) -> Option<&'static [u8]> {
     generated::BUILTIN.iter().find(|(i, _)| *i == id).map(|(_, bytes)| *bytes)
 }
 
-/// The starting program of a built-in contest problem (`problems/ID/starter.cpp`).
+/// The starting program of a built-in contest problem (`problems/<id>/starter.cpp`).
 pub fn starter(id: &str) -> Option<&'static str> {
     generated::STARTERS.iter().find(|(i, _)| *i == id).map(|(_, source)| *source)
 }

@@ -7,7 +7,8 @@
 //! **Deterministic time.** Every clock the program can read (`clock_time_get`
 //! for any clock id: `std::chrono`, `clock_gettime`, `clock`, `time`) answers
 //! with the fuel the program has consumed, converted at [`FUEL_PER_SECOND`],
-//! from a fixed epoch; `random_get` is a fixed stream. So a program that anneals
+//! from a fixed epoch; `random_get` is a fixed stream; `poll_oneoff` (sleeping)
+//! is refused. So a program that anneals
 //! until its clock reads 1.9 s does the same work, prints the same answer and
 //! gets the same score on an idle machine, a loaded one, alone or beside 149
 //! other cases. The time limit is the same fuel; a wall-clock deadline well above
@@ -178,6 +179,9 @@ impl Program {
         linker.func_wrap("wasi_snapshot_preview1", "clock_time_get", clock_time_get)?;
         linker.func_wrap("wasi_snapshot_preview1", "clock_res_get", clock_res_get)?;
         linker.func_wrap("wasi_snapshot_preview1", "random_get", random_get)?;
+        // Sleeping would block this thread where neither fuel nor the epoch
+        // can stop it, and wall time means nothing to a program here: refused.
+        linker.func_wrap("wasi_snapshot_preview1", "poll_oneoff", |_: Caller<'_, State>, _: i32, _: i32, _: i32, _: i32| ERRNO_NOTSUP)?;
         Ok(Program { engine: engine.clone(), module, linker })
     }
 
@@ -303,6 +307,7 @@ fn memory(caller: &mut Caller<'_, State>) -> Option<wasmtime::Memory> {
 const ERRNO_SUCCESS: i32 = 0;
 const ERRNO_FAULT: i32 = 21;
 const ERRNO_INVAL: i32 = 28;
+const ERRNO_NOTSUP: i32 = 58;
 
 /// Every clock is program time: realtime from a fixed epoch, the others from 0.
 fn clock_time_get(mut caller: Caller<'_, State>, id: i32, _precision: i64, out: i32) -> i32 {

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::problem::{builtin, read_solution_file, parse_solution_json, Loaded, Problem};
+use crate::problem::{builtin, read_solution_file, parse_solution_json, Loaded};
 use crate::sandbox::{ComponentCache, Sandbox};
 
 #[derive(Parser, Debug)]
@@ -265,7 +265,13 @@ fn verify(
     } else {
         read_solution_file(solution)?
     };
-    let problem = Problem::load(sandbox, problem)?;
+    let problem = match Loaded::load(sandbox, problem)? {
+        Loaded::Construction(problem) => problem,
+        Loaded::Contest(p) => anyhow::bail!(
+            "{0} is a contest problem: its solutions are programs; score one with `discover exec {0} prog.cpp`",
+            p.spec().id
+        ),
+    };
     let verdict = problem.evaluate(&solution).with_context(|| format!("{} failed", problem.spec().id))?;
     if let Some(path) = svg {
         match problem.render_svg(&solution)? {
