@@ -52,16 +52,23 @@ fn system(language: &Language) -> String {
     )
 }
 
+/// `# Problem: TITLE` and the statement.
+fn problem_header(spec: &Spec) -> String {
+    format!("# Problem: {}\n\n{}\n\n", spec.title, spec.statement.trim())
+}
+
+fn goal(spec: &Spec) -> &'static str {
+    match spec.direction {
+        Direction::Maximize => "higher is better",
+        Direction::Minimize => "lower is better",
+    }
+}
+
 /// The messages for one rollout from `start`.
 pub fn render(spec: &Spec, language: &Language, start: &State, budget_seconds: f64) -> Vec<Message> {
     let (contract, fence) = (&language.contract, &language.name);
-    let mut user = String::new();
-    let _ = writeln!(user, "# Problem: {}\n\n{}\n", spec.title, spec.statement.trim());
-    let goal = match spec.direction {
-        Direction::Maximize => "higher is better",
-        Direction::Minimize => "lower is better",
-    };
-    let _ = write!(user, "Score: {goal}.");
+    let mut user = problem_header(spec);
+    let _ = write!(user, "Score: {}.", goal(spec));
     match &spec.best_known {
         Some(b) => {
             let _ = writeln!(user, " Target: beat the best known value {} ({}).\n", b.value, b.source);
@@ -113,13 +120,8 @@ fn contest_system(language: &Language) -> String {
 /// per-case summary (or why it failed to compile or run).
 pub fn render_contest(spec: &Spec, language: &Language, start: &State) -> Vec<Message> {
     let fence = &language.name;
-    let mut user = String::new();
-    let _ = writeln!(user, "# Problem: {}\n\n{}\n", spec.title, spec.statement.trim());
-    let goal = match spec.direction {
-        Direction::Maximize => "higher is better",
-        Direction::Minimize => "lower is better",
-    };
-    let _ = write!(user, "Reward: the mean case score over the test cases, a failed case counting as 0 ({goal}).");
+    let mut user = problem_header(spec);
+    let _ = write!(user, "Reward: the mean case score over the test cases, a failed case counting as 0 ({}).", goal(spec));
     match &spec.best_known {
         Some(b) => {
             let _ = writeln!(user, " Target: a mean case score above {} ({}).\n", b.value, b.source);
