@@ -248,6 +248,51 @@ fn starters_and_baselines_are_valid_on_all_150_cases() {
     assert_eq!(totals, vec![80157.0, 288910.0, 299271375.0, 730382416.0]);
 }
 
+/// Python programs need the runtime `discover setup` put in the user's cache
+/// (`cargo xtask test` runs it), so these commands use the default cache.
+fn python_cmd(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_discover"));
+    cmd.args(args).stdin(Stdio::null());
+    cmd
+}
+
+#[test]
+fn python_programs_take_the_same_stdin_stdout_contract() {
+    // The Python version of the C++ starter scores what the starter scores.
+    let py = program("ahc039_starter.py");
+    let starter = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../problems/ahc039/starter.cpp");
+    let totals: Vec<Value> = [py.as_path(), starter.as_path()]
+        .iter()
+        .map(|p| {
+            let out = python_cmd(&["exec", "ahc039", p.to_str().unwrap(), "--cases", "0..5", "--json"]).output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+            let report: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+            report["contest_total"].clone()
+        })
+        .collect();
+    assert_eq!(totals[0], totals[1]);
+    let dir = tempfile::tempdir().unwrap();
+    // A syntax error is reported like a compile error; an exception fails the case.
+    let bad = dir.path().join("bad.py");
+    std::fs::write(&bad, "def broken(:\n    pass\n").unwrap();
+    let out = python_cmd(&["exec", "ahc039", bad.to_str().unwrap(), "--cases", "0", "--json"]).output().unwrap();
+    let report: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert!(report["compile_error"].as_str().unwrap().contains("SyntaxError"), "{report}");
+    let raises = dir.path().join("raises.py");
+    std::fs::write(&raises, "import sys\nsys.stdin.read()\nraise ValueError('no idea')\n").unwrap();
+    let out = python_cmd(&["exec", "ahc039", raises.to_str().unwrap(), "--cases", "0", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(report["first_failure"]["kind"], "runtime-error", "{report}");
+    assert!(report["first_failure"]["stderr_tail"].as_str().unwrap().contains("ValueError: no idea"), "{report}");
+    // An endless loop ends at the program-time limit, as in C++.
+    let spins = dir.path().join("spins.py");
+    std::fs::write(&spins, "while True:\n    pass\n").unwrap();
+    let out = python_cmd(&["exec", "ahc039", spins.to_str().unwrap(), "--cases", "0", "--json"]).output().unwrap();
+    let report: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(report["first_failure"]["kind"], "time-limit", "{report}");
+}
+
 // -------------------------------------------------------------- determinism
 
 #[test]

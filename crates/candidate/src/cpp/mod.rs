@@ -41,10 +41,23 @@ pub trait StdioRuntime: Send + Sync {
     fn contract(&self, seconds: f64, memory_mib: usize) -> String;
 }
 
+/// A program ready to run cases: each `run` is one case in a fresh instance.
+pub trait StdioProgram: Send + Sync {
+    /// Run one case: `stdin` in, the outcome and the output back. `Err` is the
+    /// host's failure; whatever the program did is in the [`CaseRun`].
+    fn run(&self, stdin: &[u8], limits: &CaseLimits) -> Result<CaseRun>;
+}
+
+impl StdioProgram for Program {
+    fn run(&self, stdin: &[u8], limits: &CaseLimits) -> Result<CaseRun> {
+        Program::run(self, stdin, limits)
+    }
+}
+
 /// A program ready to run cases, and what preparing it cost.
 #[derive(Clone)]
 pub struct Prepared {
-    pub program: Arc<Program>,
+    pub program: Arc<dyn StdioProgram>,
     /// Compiling (0 when cached) plus loading the module.
     pub compile_seconds: f64,
     pub cached: bool,

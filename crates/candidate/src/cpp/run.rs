@@ -149,19 +149,43 @@ pub fn engine() -> Result<Engine> {
     Engine::new(&config).map_err(anyhow::Error::from).context("configuring the C++ program engine")
 }
 
-struct State {
-    wasi: WasiP1Ctx,
-    limiter: StoreLimiter,
+/// What a store of a stdin/stdout program holds: its WASI context, the memory
+/// limiter, and what program time needs.
+pub(crate) struct State {
+    pub wasi: WasiP1Ctx,
+    pub limiter: StoreLimiter,
     /// The fuel the store started with: `start_fuel - fuel left` is work done.
-    start_fuel: u64,
+    pub start_fuel: u64,
     /// The deterministic `random_get` stream.
-    random: u64,
+    pub random: u64,
 }
 
 impl AsMut<StoreLimiter> for State {
     fn as_mut(&mut self) -> &mut StoreLimiter {
         &mut self.limiter
     }
+}
+
+/// Replace the WASI imports that could observe the outside world or block:
+/// clocks answer program time, randomness is a fixed stream, sleeping is refused.
+pub(crate) fn add_program_time(linker: &mut Linker<State>) -> Result<()> {
+    linker.allow_shadowing(true);
+    linker.func_wrap("wasi_snapshot_preview1", "clock_time_get", clock_time_get)?;
+    linker.func_wrap("wasi_snapshot_preview1", "clock_res_get", clock_res_get)?;
+    linker.func_wrap("wasi_snapshot_preview1", "random_get", random_get)?;
+    // Sleeping would block this thread where neither fuel nor the epoch
+    // can stop it, and wall time means nothing to a program here: refused.
+    linker.func_wrap("wasi_snapshot_preview1", "poll_oneoff", |_: Caller<'_, State>, _: i32, _: i32, _: i32, _: i32| ERRNO_NOTSUP)?;
+    Ok(())
+}
+
+/// A store for one case: `limits` applied, program time starting at 0.
+pub(crate) fn case_store(engine: &Engine, wasi: WasiP1Ctx, limits: &CaseLimits) -> wasmtime::Store<State> {
+    let fuel = limits.fuel();
+    let sandbox_limits =
+        Limits { fuel: Some(fuel), deadline: limits.wall, memory_bytes: limits.memory_bytes, table_elements: 1 << 20 };
+    let state = State { wasi, limiter: StoreLimiter::new(&sandbox_limits), start_fuel: fuel, random: 0x5eed };
+    discover_sandbox::limited_store(engine, state, &sandbox_limits)
 }
 
 /// A compiled program, ready to run cases.
@@ -175,13 +199,7 @@ impl Program {
     pub fn new(engine: &Engine, module: Module) -> Result<Program> {
         let mut linker: Linker<State> = Linker::new(engine);
         p1::add_to_linker_sync(&mut linker, |s: &mut State| &mut s.wasi)?;
-        linker.allow_shadowing(true);
-        linker.func_wrap("wasi_snapshot_preview1", "clock_time_get", clock_time_get)?;
-        linker.func_wrap("wasi_snapshot_preview1", "clock_res_get", clock_res_get)?;
-        linker.func_wrap("wasi_snapshot_preview1", "random_get", random_get)?;
-        // Sleeping would block this thread where neither fuel nor the epoch
-        // can stop it, and wall time means nothing to a program here: refused.
-        linker.func_wrap("wasi_snapshot_preview1", "poll_oneoff", |_: Caller<'_, State>, _: i32, _: i32, _: i32, _: i32| ERRNO_NOTSUP)?;
+        add_program_time(&mut linker)?;
         Ok(Program { engine: engine.clone(), module, linker })
     }
 
@@ -204,10 +222,7 @@ impl Program {
             .allow_ip_name_lookup(false)
             .build_p1();
         let fuel = limits.fuel();
-        let sandbox_limits =
-            Limits { fuel: Some(fuel), deadline: limits.wall, memory_bytes: limits.memory_bytes, table_elements: 1 << 20 };
-        let state = State { wasi, limiter: StoreLimiter::new(&sandbox_limits), start_fuel: fuel, random: 0x5eed };
-        let mut store = discover_sandbox::limited_store(&self.engine, state, &sandbox_limits);
+        let mut store = case_store(&self.engine, wasi, limits);
         let mut started = None;
         let mut instance = None;
         let ended = self.linker.instantiate(&mut store, &self.module).and_then(|i| {
@@ -261,7 +276,7 @@ impl Program {
     }
 }
 
-fn classify(
+pub(crate) fn classify(
     ended: wasmtime::Result<()>,
     out: &Captured,
     err: &Captured,

@@ -91,7 +91,7 @@ fn preopen(builder: &mut WasiCtxBuilder, host: &Path, guest: &str) -> Result<()>
     Ok(())
 }
 
-fn stub_host_imports(linker: &mut Linker<GuestState>, module: &Module) -> Result<()> {
+pub(crate) fn stub_host_imports<T: 'static>(linker: &mut Linker<T>, module: &Module) -> Result<()> {
     for import in module.imports() {
         if import.module() != "host" {
             continue;

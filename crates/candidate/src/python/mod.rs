@@ -20,6 +20,7 @@ mod candidate;
 mod guest;
 
 pub mod pool;
+pub mod stdio;
 pub mod runtime;
 
 use anyhow::{Context, Result};

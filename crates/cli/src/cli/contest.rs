@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 
 use crate::candidate::cpp::{self, CaseLimits, Cpp, StdioRuntime};
+use crate::python::{self, stdio::PythonStdio};
 use crate::problem::ContestProblem;
 use crate::rollout::contest::{ContestReport, ContestRunner, ContestSettings};
 
@@ -47,22 +48,30 @@ pub fn cpp_runtime(cache_dir: Option<&Path>) -> Result<Cpp> {
     }
 }
 
-/// A runner for `problem` on `cases` with `workers` cases at once.
-pub fn runner(problem: ContestProblem, cache_dir: Option<&Path>, cases: Vec<u64>, workers: usize) -> Result<ContestRunner> {
+/// A runner for `problem` on `cases` with `workers` cases at once: C++
+/// programs, and Python ones when `python` (the runtime of `discover setup`).
+pub fn runner(
+    problem: ContestProblem,
+    cache_dir: Option<&Path>,
+    cases: Vec<u64>,
+    workers: usize,
+    python: bool,
+) -> Result<ContestRunner> {
     let limits = CaseLimits::contest(problem.time_limit_seconds());
-    let runtime: Arc<dyn StdioRuntime> = Arc::new(cpp_runtime(cache_dir)?);
-    Ok(ContestRunner::new(problem, vec![runtime], ContestSettings { cases, workers, limits }))
+    let mut runtimes: Vec<Arc<dyn StdioRuntime>> = vec![Arc::new(cpp_runtime(cache_dir)?)];
+    if python {
+        let runtime = python::Runtime::load(&super::python::runtime_paths(cache_dir)?)?;
+        runtimes.push(Arc::new(Arc::new(PythonStdio::new(Arc::new(runtime))?)));
+    }
+    Ok(ContestRunner::new(problem, runtimes, ContestSettings { cases, workers, limits }))
 }
 
 /// The language of a program file, from its extension.
 fn language_of(path: &Path) -> Result<&'static str> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("cpp" | "cc" | "cxx" | "c++") => Ok(cpp::LANGUAGE),
-        Some("py") => bail!(
-            "{}: contest problems take C++ programs here (Python programs for contest problems are not supported yet)",
-            path.display()
-        ),
-        _ => bail!("{}: name a C++ program `*.cpp` (the language is told by the extension)", path.display()),
+        Some("py") => Ok(python::LANGUAGE),
+        _ => bail!("{}: name a C++ program `*.cpp` or a Python one `*.py` (the language is told by the extension)", path.display()),
     }
 }
 
@@ -87,7 +96,7 @@ pub fn exec(
     if workers == 0 {
         bail!("--workers must be at least 1");
     }
-    let runner = runner(problem, cache_dir, cases, workers)?;
+    let runner = runner(problem, cache_dir, cases, workers, language == python::LANGUAGE)?;
     let report = runner.evaluate(language, &source)?;
     if json {
         println!("{}", serde_json::to_string(&*report)?);
@@ -168,6 +177,11 @@ pub fn show(problem: &ContestProblem, cache_dir: Option<&Path>, json: bool) {
     println!("reward      the mean case score, failed cases counted as 0");
     println!("\n{}", spec.statement.trim_end());
     println!("\nC++ candidates (`discover exec {} prog.cpp`):\n{contract}", spec.id);
+    println!(
+        "\nPython candidates (`discover exec {} prog.py`, after `discover setup`) take the same stdin/stdout \
+         contract, limits and clock; numpy and scipy are available.",
+        spec.id
+    );
     if problem.starter.is_some() {
         println!("\nA run starts from the problem's starter program (`problems show {} --json` prints it).", spec.id);
     }

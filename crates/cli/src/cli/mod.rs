@@ -146,7 +146,8 @@ enum Command {
         For a contest problem (ahc039, ahc058) the program is C++ (GNU++20), compiled once \
         with clang to WebAssembly in a bubblewrap sandbox and run on each case with the input on \
         stdin, under deterministic program time (the problem's limit, 2.0 s for both), 1 GiB of \
-        memory and 32 MiB of output. Exit code: 0 when every case is valid, 1 otherwise.")]
+        memory and 32 MiB of output; or Python (`.py`: run as __main__ in the Python sandbox with the \
+        same contract). Exit code: 0 when every case is valid, 1 otherwise.")]
     Exec(python::ExecArgs),
     /// Continue a run that was stopped or killed, from its last completed step.
     Resume {

@@ -147,7 +147,7 @@ pub(crate) fn drive(
         }
         Loaded::Contest(problem) => {
             let cases = config.cases.clone().unwrap_or_else(|| contest::DEFAULT_CASES.collect());
-            let runner = contest::runner(problem.clone(), cache_dir, cases, workers)?;
+            let runner = contest::runner(problem.clone(), cache_dir, cases, workers, false)?;
             let language = factory::contest_language(&runner);
             (Subject::Contest { env: ContestEnv { runner: Arc::new(runner) } }, language, true)
         }
