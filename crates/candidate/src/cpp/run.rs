@@ -248,18 +248,8 @@ impl Program {
             _ => false,
         };
         drop(store);
-        let (out, err) = (stdout.captured(), stderr.captured());
-        let outcome = classify(ended, &out, &err, refused, stack_overflowed, limits);
-        Ok(CaseRun {
-            outcome,
-            stdout: out.tail,
-            stderr_tail: crate::tail_chars(&err.tail),
-            program_seconds: fuel_used as f64 / FUEL_PER_SECOND as f64,
-            wall_seconds: wall.as_secs_f64(),
-            startup_seconds: started.map_or(wall, |s| s - start).as_secs_f64(),
-            fuel_used,
-            memory_bytes: peak,
-        })
+        let usage = Usage { wall, startup: started.map_or(wall, |s| s - start), fuel_used, memory_refused: refused, peak_memory: peak };
+        Ok(case_run(ended, &stdout, &stderr, usage, stack_overflowed, limits))
     }
 
     /// [`Program::run_here`] on a thread with the stack a case needs.
@@ -276,7 +266,41 @@ impl Program {
     }
 }
 
-pub(crate) fn classify(
+/// What a finished case used.
+pub(crate) struct Usage {
+    pub wall: Duration,
+    /// From the start of the call to the program's first instruction.
+    pub startup: Duration,
+    pub fuel_used: u64,
+    pub memory_refused: bool,
+    pub peak_memory: usize,
+}
+
+/// The report of a finished case: its outcome from how it ended and what it
+/// printed, and what it used.
+pub(crate) fn case_run(
+    ended: wasmtime::Result<()>,
+    stdout: &Output,
+    stderr: &Output,
+    usage: Usage,
+    stack_overflowed: bool,
+    limits: &CaseLimits,
+) -> CaseRun {
+    let (out, err) = (stdout.captured(), stderr.captured());
+    let outcome = classify(ended, &out, &err, usage.memory_refused, stack_overflowed, limits);
+    CaseRun {
+        outcome,
+        stdout: out.tail,
+        stderr_tail: crate::tail_chars(&err.tail),
+        program_seconds: usage.fuel_used as f64 / FUEL_PER_SECOND as f64,
+        wall_seconds: usage.wall.as_secs_f64(),
+        startup_seconds: usage.startup.as_secs_f64(),
+        fuel_used: usage.fuel_used,
+        memory_bytes: usage.peak_memory,
+    }
+}
+
+fn classify(
     ended: wasmtime::Result<()>,
     out: &Captured,
     err: &Captured,

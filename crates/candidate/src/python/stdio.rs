@@ -16,7 +16,7 @@ use wasmtime_wasi::p1;
 
 use super::guest::{self, THREAD_STACK};
 use super::Runtime;
-use crate::cpp::run::{self, add_program_time, case_store, CaseLimits, CaseRun, State, FUEL_PER_SECOND};
+use crate::cpp::run::{self, add_program_time, case_store, CaseLimits, CaseRun, State, Usage};
 use crate::cpp::{CompileError, Prepared, StdioProgram, StdioRuntime};
 use crate::output::Output;
 
@@ -72,18 +72,8 @@ impl PythonStdio {
             0 => Ok(()),
             status => Err(wasmtime_wasi::I32Exit(status).into()),
         });
-        let (out, err) = (stdout.captured(), stderr.captured());
-        let outcome = run::classify(ended, &out, &err, refused, false, limits);
-        Ok(CaseRun {
-            outcome,
-            stdout: out.tail,
-            stderr_tail: crate::tail_chars(&err.tail),
-            program_seconds: fuel_used as f64 / FUEL_PER_SECOND as f64,
-            wall_seconds: wall.as_secs_f64(),
-            startup_seconds: started.map_or(wall, |s| s - start).as_secs_f64(),
-            fuel_used,
-            memory_bytes: peak,
-        })
+        let usage = Usage { wall, startup: started.map_or(wall, |s| s - start), fuel_used, memory_refused: refused, peak_memory: peak };
+        Ok(run::case_run(ended, &stdout, &stderr, usage, false, limits))
     }
 }
 
