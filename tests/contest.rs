@@ -433,4 +433,17 @@ fn problems_lists_both_kinds_and_shows_a_contest_statement_with_its_contract() {
     for needle in ["Purse Seine", "Input (stdin)", "Output (stdout)", "2.0 s of program time", "1024 MiB", "bits/stdc++.h"] {
         assert!(shown.contains(needle), "missing {needle:?}:\n{shown}");
     }
+    // A contest component loads from a path like a construction one (here the
+    // prebuilt copy of the built-in), with a starter beside it when there is one.
+    let tmp = tempfile::tempdir().unwrap();
+    let component = tmp.path().join("fishing.wasm");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/problem/prebuilt/ahc039.wasm"), &component).unwrap();
+    let starter = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../problems/ahc039/starter.cpp");
+    let out = discover_cmd(&["exec", component.to_str().unwrap(), starter.to_str().unwrap(), "--cases", "0..2", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    std::fs::copy(&starter, tmp.path().join("fishing.starter.cpp")).unwrap();
+    let out = discover_cmd(&["problems", "show", component.to_str().unwrap(), "--json"]).output().unwrap();
+    let shown: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(shown["world"], "contest");
+    assert_eq!(shown["starter"].as_str(), Some(std::fs::read_to_string(&starter).unwrap().as_str()));
 }
