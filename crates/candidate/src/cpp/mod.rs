@@ -146,7 +146,7 @@ impl StdioRuntime for Cpp {
 
     fn contract(&self, seconds: f64, memory_mib: usize) -> String {
         format!(
-            "Write one complete C++ program (GNU++20, compiled with clang -O2 for WebAssembly; \
+            "Write one complete C++ program (GNU++20, compiled with clang -O3 for WebAssembly; \
              `#include <bits/stdc++.h>` works; exceptions are disabled, so no `throw`/`try`; no threads). \
              It reads the input on stdin and prints the answer on stdout. Limits per case: {seconds:.1} s of \
              program time and {memory_mib} MiB of memory. Program time is deterministic: every clock the program \
