@@ -18,7 +18,7 @@ use anyhow::{anyhow, Result};
 use serde::Serialize;
 
 use discover_candidate::cpp::{CaseLimits, CaseOutcome, Prepared, StdioRuntime};
-use discover_contract::failure::{ProgramFailure, RolloutFailure};
+use discover_contract::failure::{FailureKind, ProgramFailure, RolloutFailure};
 use discover_contract::Solution;
 use discover_engine::parallel::map_ordered;
 use discover_engine::{Action, Environment, Evaluated, Failure, Program, Provenance, State};
@@ -132,7 +132,7 @@ impl ContestReport {
             s += &format!(" Case scores range from {min} to {max}.");
         }
         if let Some(f) = &self.first_failure {
-            s += &format!("\nFirst failed case: seed {} ({}): {}", f.seed, serde_json::to_value(f.kind).map(|v| v.as_str().unwrap_or_default().to_string()).unwrap_or_default(), f.reason);
+            s += &format!("\nFirst failed case: seed {} ({}): {}", f.seed, FailureKind::from(f.kind), f.reason);
             if !f.stderr_tail.trim().is_empty() {
                 s += &format!("\nIts stderr ended with:\n{}", f.stderr_tail.trim_end());
             }
@@ -362,13 +362,7 @@ impl Environment for ContestEnv {
 
 impl ContestEnv {
     fn run_program(&self, program: &Program) -> Result<Evaluated, Failure> {
-        let Some(code) = &program.code else {
-            let tokens = program.tokens.map_or(0, |t| t.completion);
-            return Err(Failure::new(
-                RolloutFailure::NoCode,
-                format!("the completion has no ```{} code block ({tokens} tokens, finish: {})", program.language, program.finish),
-            ));
-        };
+        let Some(code) = &program.code else { return Err(crate::no_code(program)) };
         if self.runner.runtime(&program.language).is_none() {
             return Err(Failure::new(RolloutFailure::NoRuntime, format!("no runtime for {} programs here", program.language)));
         }

@@ -67,16 +67,7 @@ impl ProblemEnv {
     }
 
     fn run_program(&self, start: &State, program: &Program) -> Result<Evaluated, Failure> {
-        let Some(code) = &program.code else {
-            let tokens = program.tokens.map_or(0, |t| t.completion);
-            return Err(Failure::new(
-                RolloutFailure::NoCode,
-                format!(
-                    "the completion has no ```{} code block ({tokens} tokens, finish: {})",
-                    program.language, program.finish
-                ),
-            ));
-        };
+        let Some(code) = &program.code else { return Err(no_code(program)) };
         let Some(programs) = &self.programs else {
             return Err(Failure::new(RolloutFailure::NoRuntime, "this environment runs no programs"));
         };
@@ -135,6 +126,15 @@ impl ProblemEnv {
             }
         }
     }
+}
+
+/// A completion without a code block in its language: nothing to run.
+pub(crate) fn no_code(program: &Program) -> Failure {
+    let tokens = program.tokens.map_or(0, |t| t.completion);
+    Failure::new(
+        RolloutFailure::NoCode,
+        format!("the completion has no ```{} code block ({tokens} tokens, finish: {})", program.language, program.finish),
+    )
 }
 
 fn problem_failure(e: ProblemError) -> Failure {
