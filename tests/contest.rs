@@ -355,34 +355,6 @@ fn an_annealer_that_watches_its_clock_gives_identical_results_alone_in_parallel_
 const NOT_COMPILING: &str = "Try this.\n\n```cpp\nint main() { return not_declared; }\n```\n";
 const INVALID: &str = "A triangle.\n\n```cpp\n#include <cstdio>\nint main() { puts(\"3\\n0 0\\n1 0\\n0 1\"); }\n```\n";
 
-/// An OpenAI-compatible server whose i-th choice of every request is
-/// `answers[i % 3]`.
-fn scripted_server(answers: [&'static str; 3]) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        rt.block_on(async move {
-            let app = axum::Router::new()
-                .route("/v1/models", axum::routing::get(|| async { axum::Json(json!({"data": [{"id": "scripted"}]})) }))
-                .route(
-                "/v1/chat/completions",
-                axum::routing::post(move |axum::Json(body): axum::Json<Value>| async move {
-                    let n = body["n"].as_u64().unwrap_or(1) as usize;
-                    let choices: Vec<Value> = (0..n)
-                        .map(|i| json!({"index": i, "message": {"role": "assistant", "content": answers[i % 3]}, "finish_reason": "stop"}))
-                        .collect();
-                    axum::Json(json!({"choices": choices, "usage": {"prompt_tokens": 100, "completion_tokens": 50 * n}}))
-                }),
-            );
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, app).with_graceful_shutdown(async { let _ = rx.await; }).await.unwrap();
-        });
-    });
-    (format!("http://{}/v1", addr_rx.recv().unwrap()), tx)
-}
-
 fn contest_run(out: &Path, url: &str, policy: &str) -> Output {
     discover_cmd(&[
         "run", "ahc039", "--policy", policy, "--base-url", url, "--steps", "1", "--groups", "1", "--group-size", "3",
@@ -397,7 +369,7 @@ fn a_run_against_a_scripted_server_records_each_outcome_and_keeps_the_valid_prog
     // The good answer is the hand-written baseline, which beats the starter.
     let baseline = std::fs::read_to_string(program("ahc039_baseline.cpp")).unwrap();
     let good: &'static str = Box::leak(format!("Use a finer grid and the best sub-rectangle.\n\n```cpp\n{baseline}```\n").into_boxed_str());
-    let (url, _stop) = scripted_server([good, NOT_COMPILING, INVALID]);
+    let (url, _stop) = common::scripted_server([good, NOT_COMPILING, INVALID]);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
     let out = contest_run(&dir, &url, "openai");

@@ -13,7 +13,7 @@ use serde_json::Value;
 const LAYERS: &[&[&str]] = &[
     &["discover-contract"],
     &["discover-sandbox", "discover-engine", "discover-llm"],
-    &["discover-problem", "discover-candidate", "discover-report", "discover-policy"],
+    &["discover-problem", "discover-candidate", "discover-plugin", "discover-report", "discover-policy"],
     &["discover-rollout"],
     &["discover"],
 ];

@@ -31,3 +31,32 @@ pub fn hostile(sandbox: &Sandbox) -> Problem {
 pub fn solution(values: Vec<f64>) -> Solution {
     Solution::new(values)
 }
+
+/// An OpenAI-compatible server whose i-th choice of every request is
+/// `answers[i % 3]`.
+pub fn scripted_server(answers: [&'static str; 3]) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new()
+                .route("/v1/models", axum::routing::get(|| async { axum::Json(serde_json::json!({"data": [{"id": "scripted"}]})) }))
+                .route(
+                "/v1/chat/completions",
+                axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| async move {
+                    let n = body["n"].as_u64().unwrap_or(1) as usize;
+                    let choices: Vec<serde_json::Value> = (0..n)
+                        .map(|i| serde_json::json!({"index": i, "message": {"role": "assistant", "content": answers[i % 3]}, "finish_reason": "stop"}))
+                        .collect();
+                    axum::Json(serde_json::json!({"choices": choices, "usage": {"prompt_tokens": 100, "completion_tokens": 50 * n}}))
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).with_graceful_shutdown(async { let _ = rx.await; }).await.unwrap();
+        });
+    });
+    (format!("http://{}/v1", addr_rx.recv().unwrap()), tx)
+}
+

@@ -16,6 +16,7 @@
 
 mod output;
 pub mod cpp;
+pub mod native;
 pub mod python;
 
 use std::sync::Arc;

@@ -13,6 +13,8 @@
 //!   [`python`] is the first.
 //! - [`engine`] (`discover-engine`): the discovery loop, its `Policy` and
 //!   `Environment` traits, the run directory. No wasmtime, no LLM, no HTTP.
+//! - [`plugin`] (`discover-plugin`): problem packs and supervised native
+//!   plugin processes (JSON-RPC over stdio).
 //! - [`rollout`] (`discover-rollout`): the environment over a problem and a
 //!   candidate runtime.
 //! - [`policy`] (`discover-policy`): numeric, restarts, LLM policies; [`prompt`].
@@ -27,6 +29,7 @@ pub use discover_candidate as candidate;
 pub use discover_candidate::python;
 pub use discover_contract as contract;
 pub use discover_engine as engine;
+pub use discover_plugin as plugin;
 pub use discover_policy as policy;
 pub use discover_policy::prompt;
 pub use discover_problem as problem;

@@ -37,7 +37,7 @@ pub enum RolloutFailure {
     Host,
 }
 
-/// A call into a problem component that produced no answer.
+/// A call into a problem (a Wasm component or a native plugin) that produced no answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProblemFailure {
@@ -50,6 +50,10 @@ pub enum ProblemFailure {
     Load,
     InvalidVerdict,
     Refused,
+    /// A native plugin process exited during the call (it is restarted).
+    PluginCrashed,
+    /// A native plugin answered outside the protocol (it is restarted).
+    PluginProtocol,
 }
 
 /// A candidate program that ended without a usable solution.

@@ -152,6 +152,54 @@ pub fn render_contest(spec: &Spec, language: &Language, start: &State) -> Vec<Me
     vec![Message::new("system", contest_system(language)), Message::new("user", user)]
 }
 
+/// The messages for one rollout from `start` on a native plugin problem (a
+/// GPU kernel, a biology method): the statement, where candidates run (the
+/// GPU's name and capability, or CPU mode), the contract, and the parent
+/// program with its score and figures (per-shape times, say).
+pub fn render_plugin(spec: &Spec, environment: &str, language: &Language, start: &State) -> Vec<Message> {
+    let fence = &language.name;
+    let mut user = problem_header(spec);
+    let _ = write!(user, "Score: {}.", goal(spec));
+    match &spec.best_known {
+        Some(b) => {
+            let _ = writeln!(user, " Best known: {} ({}).\n", b.value, b.source);
+        }
+        None => user.push_str("\n\n"),
+    }
+    if !environment.trim().is_empty() {
+        let _ = writeln!(user, "# Where your program runs\n\n{}\n", environment.trim());
+    }
+    let _ = writeln!(user, "# Your program\n\n{}\n", language.contract);
+    user.push_str("# Current program\n\n");
+    match start.provenance.before {
+        Some(before) => {
+            let _ = writeln!(user, "Score {before} -> {} with the program below.", start.score);
+        }
+        None => {
+            let _ = writeln!(user, "Score {} (the starting program).", start.score);
+        }
+    }
+    if let Some(code) = start.provenance.code.as_deref().or(start.solution.text.as_deref()) {
+        let _ = writeln!(user, "\n```{fence}\n{}\n```", code.trim_end());
+    }
+    if let Some(summary) = start.provenance.stdout.as_deref().filter(|s| !s.trim().is_empty()) {
+        let _ = writeln!(user, "\nHow it did:\n{}", summary.trim_end());
+    }
+    let _ = write!(
+        user,
+        "\nWrite a better program ({}). It must stay correct on every test. \
+         Reply with your reasoning, then the complete program in one ```{fence} block.",
+        goal(spec)
+    );
+    let system = format!(
+        "You are an expert performance engineer. You improve a {} program for one problem: it is \
+         checked for correctness and then measured. Think about what limits the current program, then \
+         write the complete program. End your answer with exactly one ```{} code block: the program that is run.",
+        language.title, language.name
+    );
+    vec![Message::new("system", system), Message::new("user", user)]
+}
+
 fn tail_chars(s: &str, n: usize) -> &str {
     let count = s.chars().count();
     if count <= n {

@@ -146,20 +146,24 @@ impl Loaded {
             })?;
             (bytes.to_vec(), None)
         };
-        let context = || if is_path(name) { format!("loading {name}") } else { format!("loading the built-in `{name}`") };
-        let world = world_of(sandbox, &bytes).with_context(context)?;
+        let context = if is_path(name) { format!("loading {name}") } else { format!("loading the built-in `{name}`") };
+        let starter = match starter_path {
+            Some(path) => std::fs::read_to_string(&path).ok(),
+            None => builtin::starter(name).map(str::to_string),
+        };
+        Loaded::from_bytes(sandbox, &bytes, starter, &context)
+    }
+
+    /// Load a component of either world from its bytes (a pack's file);
+    /// `starter` is a contest problem's C++ starter program. `context` names
+    /// the component in errors.
+    pub fn from_bytes(sandbox: &Sandbox, bytes: &[u8], starter: Option<String>, context: &str) -> Result<Loaded> {
+        let world = world_of(sandbox, bytes).with_context(|| context.to_string())?;
         Ok(match world {
-            World::Construction => Loaded::Construction(Problem::from_bytes(sandbox, &bytes).with_context(context)?),
+            World::Construction => Loaded::Construction(Problem::from_bytes(sandbox, bytes).with_context(|| context.to_string())?),
             World::Contest => {
-                let mut problem = ContestProblem::from_bytes(sandbox, &bytes).with_context(context)?;
-                problem.starter = match starter_path {
-                    Some(path) => match std::fs::read_to_string(&path) {
-                        Ok(source) => Some(Starter { language: "cpp".into(), source }),
-                        Err(_) => None,
-                    },
-                    None => builtin::starter(name)
-                        .map(|source| Starter { language: "cpp".into(), source: source.to_string() }),
-                };
+                let mut problem = ContestProblem::from_bytes(sandbox, bytes).with_context(|| context.to_string())?;
+                problem.starter = starter.map(|source| Starter { language: "cpp".into(), source });
                 Loaded::Contest(problem)
             }
         })

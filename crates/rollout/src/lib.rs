@@ -16,6 +16,7 @@
 //! (the CLI today) depend on it.
 
 pub mod contest;
+pub mod plugin;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

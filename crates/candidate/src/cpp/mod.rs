@@ -19,6 +19,7 @@ use anyhow::{anyhow, Result};
 use wasmtime::{Engine, Module};
 
 pub use compile::{CompileError, CompileLimits, Toolchain};
+pub(crate) use compile::which;
 pub use run::{CaseLimits, CaseOutcome, CaseRun, Program, FUEL_PER_SECOND};
 
 use discover_contract::fs::write_atomic;

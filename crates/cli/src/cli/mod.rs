@@ -6,6 +6,7 @@
 mod contest;
 mod model;
 mod output;
+mod pack;
 mod progress;
 mod python;
 mod run;
@@ -17,7 +18,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::problem::{builtin, read_solution_file, parse_solution_json, Loaded};
+use crate::problem::{read_solution_file, parse_solution_json, Loaded};
+use pack::Resolved;
 use crate::sandbox::{ComponentCache, Sandbox};
 
 #[derive(Parser, Debug)]
@@ -53,6 +55,17 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
     log_format: LogFormat,
 
+    /// A problem pack (a folder with pack.toml) whose problems are available
+    /// beside the built-ins; repeat for several.
+    #[arg(long, global = true, value_name = "DIR")]
+    pack: Vec<PathBuf>,
+
+    /// Run native candidates (plugin problems) without bubblewrap's namespaces
+    /// where it is unavailable: limits still apply, isolation does not. Only for
+    /// programs you trust.
+    #[arg(long, global = true)]
+    unsafe_native: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -85,7 +98,7 @@ fn init_logging(format: LogFormat) {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// List the built-in problems (construction and contest), or show one.
+    /// List the problems (built-in, and those of --pack folders), or show one.
     Problems {
         #[command(subcommand)]
         action: Option<ProblemsAction>,
@@ -174,6 +187,30 @@ enum Command {
         discover serve-model models/tiny --port 8000\n  \
         discover run circle-packing-26 --policy openai --base-url http://127.0.0.1:8000/v1")]
     ServeModel(model::ServeArgs),
+    /// Problem packs: check one, write a new one, install what its plugins need.
+    #[command(after_help = "A pack is a folder with pack.toml naming its problems: Wasm components \
+        (either world) or native plugins (a process speaking JSON-RPC over stdio; the Python helper \
+        module discover_plugin hides the protocol). Use its problems anywhere with --pack DIR.\n\n\
+        Examples:\n  \
+        discover pack new my-pack --kind plugin\n  \
+        discover pack check my-pack\n  \
+        discover problems --pack my-pack\n  \
+        discover pack install packs/gpu-kernels\n  \
+        discover run trimul --pack packs/gpu-kernels --policy openai --base-url http://127.0.0.1:8000/v1")]
+    Pack {
+        #[command(subcommand)]
+        action: pack::PackAction,
+    },
+    /// Run one native program in the sandbox (what plugins use for candidates).
+    #[command(after_help = "The job file is JSON: {\"argv\": [...], \"files\": {name: text}, \
+        \"copy\": {name: host path}, \"read_only\": [paths], \"devices\": [paths], \"env\": {...}, \
+        \"lock\": path, \"limits\": {\"wall_seconds\", \"cpu_seconds\", \"memory_mib\", \"processes\", \
+        \"file_mib\", \"open_files\", \"stdout_bytes\"}}. The program runs in bubblewrap (new user, pid, \
+        network, ipc and mount namespaces; /usr and the named paths read-only; its files in /job; a \
+        private /tmp) under prlimit limits and a wall deadline that kills everything it started. Its \
+        stdin is ours, its stdout is relayed up to the cap, and the report (outcome, wall and CPU \
+        time, stderr tail) goes to --report.")]
+    Isolate(pack::IsolateArgs),
     /// Rebuild a run's plots and print its summary.
     Report {
         /// The run directory.
@@ -196,9 +233,28 @@ enum ProblemsAction {
     },
 }
 
+/// Ctrl-C or a termination signal: kill the plugin processes (and the
+/// sandboxes they run), then die of the same signal.
+extern "C" fn on_signal(signal: libc::c_int) {
+    crate::plugin::host::kill_all();
+    // SAFETY: signal and raise are async-signal-safe.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+}
+
+fn install_signal_handlers() {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only calls async-signal-safe functions.
+        unsafe { libc::signal(signal, on_signal as *const () as libc::sighandler_t) };
+    }
+}
+
 /// Parse the arguments and run; errors become one line on stderr and exit code 2.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    install_signal_handlers();
     init_logging(cli.log_format);
     match run(cli) {
         Ok(code) => code,
@@ -213,37 +269,51 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    // The launcher plugins call per candidate: no Wasm engine needed.
+    if let Command::Isolate(args) = cli.command {
+        return pack::isolate(args, cli.unsafe_native);
+    }
     let cache = match (&cli.cache_dir, cli.no_cache) {
         (_, true) => ComponentCache::disabled(),
         (Some(dir), false) => ComponentCache::at(dir.join("components")),
         (None, false) => ComponentCache::user_default(),
     };
     let sandbox = Sandbox::new(cache)?;
+    let cache_dir = cli.cache_dir.as_deref();
+    let catalog = || pack::Catalog::open(&sandbox, &cli.pack, cache_dir, cli.unsafe_native);
     match cli.command {
-        Command::Problems { action: None, json } => list(&sandbox, json),
+        Command::Problems { action: None, json } => list(&catalog()?, json),
         Command::Problems { action: Some(ProblemsAction::Show { problem, json }), .. } => {
-            match Loaded::load(&sandbox, &problem)? {
-                Loaded::Construction(problem) => output::show(problem.spec(), json),
-                Loaded::Contest(problem) => contest::show(&problem, cli.cache_dir.as_deref(), json),
+            match catalog()?.resolve(&problem, None)? {
+                Resolved::Wasm(Loaded::Construction(problem)) => output::show(problem.spec(), json),
+                Resolved::Wasm(Loaded::Contest(problem)) => contest::show(&problem, cache_dir, json),
+                Resolved::Plugin(problem) => output::show_plugin(&problem, json),
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { problem, solution, json, svg } => verify(&sandbox, &problem, &solution, json, svg),
-        Command::Run(args) => run::run(&sandbox, cli.cache_dir.as_deref(), args),
-        Command::Setup(args) => python::setup(cli.cache_dir.as_deref(), args),
-        Command::Exec(args) => python::exec(&sandbox, cli.cache_dir.as_deref(), args),
-        Command::Resume { dir, json, base_url } => run::resume(&sandbox, cli.cache_dir.as_deref(), &dir, json, base_url),
+        Command::Verify { problem, solution, json, svg } => verify(&catalog()?, &problem, &solution, json, svg),
+        Command::Run(args) => run::run(&catalog()?, cache_dir, args),
+        Command::Setup(args) => python::setup(cache_dir, args),
+        Command::Exec(args) => python::exec(&catalog()?, cache_dir, args),
+        Command::Resume { dir, json, base_url } => run::resume(&sandbox, cache_dir, cli.unsafe_native, &dir, json, base_url),
         Command::Model { action } => model::model(action),
         Command::ServeModel(args) => model::serve(args),
         Command::Report { dir, json } => run::report(&dir, json),
+        Command::Pack { action } => pack::pack(&sandbox, cache_dir, cli.unsafe_native, action),
+        Command::Isolate(_) => unreachable!("handled above"),
     }
 }
 
-fn list(sandbox: &Sandbox, json: bool) -> Result<ExitCode> {
-    // Load in parallel: the first run compiles every component.
+fn list(catalog: &pack::Catalog, json: bool) -> Result<ExitCode> {
+    // Load in parallel: the first run compiles every component, and plugins
+    // start their processes.
     let specs = std::thread::scope(|scope| {
-        let handles: Vec<_> = builtin::ids()
-            .map(|id| scope.spawn(move || Loaded::load(sandbox, id).map(|p| (p.world(), p.spec().clone()))))
+        let handles: Vec<_> = catalog
+            .ids()
+            .into_iter()
+            .map(|(id, _)| {
+                scope.spawn(move || catalog.resolve(&id, None).map(|p| (p.kind().to_string(), p.spec().clone())))
+            })
             .collect();
         handles.into_iter().map(|h| h.join().expect("loader thread panicked")).collect::<Result<Vec<_>>>()
     })?;
@@ -252,7 +322,7 @@ fn list(sandbox: &Sandbox, json: bool) -> Result<ExitCode> {
 }
 
 fn verify(
-    sandbox: &Sandbox,
+    catalog: &pack::Catalog,
     problem: &str,
     solution: &std::path::Path,
     json: bool,
@@ -266,11 +336,16 @@ fn verify(
     } else {
         read_solution_file(solution)?
     };
-    let problem = match Loaded::load(sandbox, problem)? {
-        Loaded::Construction(problem) => problem,
-        Loaded::Contest(p) => anyhow::bail!(
+    let problem = match catalog.resolve(problem, None)? {
+        Resolved::Wasm(Loaded::Construction(problem)) => problem,
+        Resolved::Wasm(Loaded::Contest(p)) => anyhow::bail!(
             "{0} is a contest problem: its solutions are programs; score one with `discover exec {0} prog.cpp`",
             p.spec().id
+        ),
+        Resolved::Plugin(p) => anyhow::bail!(
+            "{0} is a plugin problem: its solutions are programs; score one with `discover exec {0} PROGRAM --pack {1}`",
+            p.spec.spec.id,
+            catalog.packs.iter().find(|k| k.name() == p.pack).map_or(String::new(), |k| k.root().display().to_string())
         ),
     };
     let verdict = problem.evaluate(&solution).with_context(|| format!("{} failed", problem.spec().id))?;

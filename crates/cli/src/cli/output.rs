@@ -2,21 +2,22 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::problem::{Spec, Verdict, World};
+use crate::plugin::PluginProblem;
+use crate::problem::{Spec, Verdict};
 
 /// A finite number as JSON, anything else as null.
 fn number(v: f64) -> Value {
     serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
 }
 
-pub fn table(specs: &[(World, Spec)], as_json: bool) {
+pub fn table(specs: &[(String, Spec)], as_json: bool) {
     if as_json {
         let rows: Vec<Value> = specs
             .iter()
             .map(|(world, s)| {
                 json!({
                     "id": s.id,
-                    "kind": world.name(),
+                    "kind": world,
                     "title": s.title,
                     "direction": s.direction,
                     "best_known": s.best_known.as_ref().map(|b| number(b.value)),
@@ -31,7 +32,7 @@ pub fn table(specs: &[(World, Spec)], as_json: bool) {
     let w_best = specs.iter().map(|(_, s)| best(s).len()).max().unwrap_or(10).max(10);
     println!("{:<w_id$}  {:<12}  {:<9}  {:<w_best$}  TITLE", "ID", "KIND", "DIRECTION", "BEST KNOWN");
     for (world, s) in specs {
-        println!("{:<w_id$}  {:<12}  {:<9}  {:<w_best$}  {}", s.id, world.name(), s.direction.to_string(), best(s), s.title);
+        println!("{:<w_id$}  {:<12}  {:<9}  {:<w_best$}  {}", s.id, world, s.direction.to_string(), best(s), s.title);
     }
 }
 
@@ -55,6 +56,31 @@ pub fn show(spec: &Spec, as_json: bool) {
     );
     println!("\n{}", spec.statement.trim_end());
     println!("\nPython candidates (`discover exec`):\n{}", crate::python::contract(spec));
+}
+
+/// `discover problems show` for a plugin problem.
+pub fn show_plugin(problem: &PluginProblem, as_json: bool) {
+    let p = &problem.spec;
+    if as_json {
+        let mut value = serde_json::to_value(p).expect("a spec serialises");
+        value["pack"] = Value::String(problem.pack.clone());
+        println!("{}", serde_json::to_string_pretty(&value).expect("a spec serialises"));
+        return;
+    }
+    let spec = &p.spec;
+    println!("{}: {}", spec.id, spec.title);
+    println!("kind        native plugin (pack {})", problem.pack);
+    println!("direction   {}", spec.direction);
+    if let Some(b) = &spec.best_known {
+        println!("best known  {} ({})", b.value, b.source);
+    }
+    println!("solution    a {} program", p.language);
+    println!("budgets     evaluate: {} ms; candidate: {} s", spec.budgets.evaluate_millis, spec.budgets.candidate_seconds);
+    println!("\n{}", spec.statement.trim_end());
+    if !p.environment.trim().is_empty() {
+        println!("\nWhere candidates run:\n{}", p.environment.trim_end());
+    }
+    println!("\nCandidates (`discover exec {} PROGRAM --pack DIR`):\n{}", spec.id, p.contract.trim_end());
 }
 
 pub fn verdict(spec: &Spec, v: &Verdict, as_json: bool) {

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::problem::{read_solution_file, solution_json, Loaded, Solution};
 use crate::python::{self, Candidate, ProgramLimits, Outcome, Runtime, RuntimePaths};
-use crate::sandbox::Sandbox;
+use super::pack::Resolved;
 
 #[derive(Args, Debug)]
 pub struct SetupArgs {
@@ -94,7 +94,7 @@ pub fn setup(cache_dir: Option<&Path>, args: SetupArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn exec(sandbox: &Sandbox, cache_dir: Option<&Path>, args: ExecArgs) -> Result<ExitCode> {
+pub(crate) fn exec(catalog: &super::pack::Catalog, cache_dir: Option<&Path>, args: ExecArgs) -> Result<ExitCode> {
     let program = if args.program.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin()).context("cannot read the program from standard input")?
     } else {
@@ -105,10 +105,16 @@ pub fn exec(sandbox: &Sandbox, cache_dir: Option<&Path>, args: ExecArgs) -> Resu
             anyhow::bail!("--timeout must be a positive number of seconds, not {t}");
         }
     }
-    let problem = match Loaded::load(sandbox, &args.problem)? {
-        Loaded::Construction(problem) => problem,
-        Loaded::Contest(problem) => {
+    let problem = match catalog.resolve(&args.problem, None)? {
+        Resolved::Wasm(Loaded::Construction(problem)) => problem,
+        Resolved::Wasm(Loaded::Contest(problem)) => {
             return super::contest::exec(problem, cache_dir, &args.program, args.cases.as_deref(), args.workers, args.json)
+        }
+        Resolved::Plugin(problem) => {
+            if args.cases.is_some() || args.workers.is_some() || args.parent.is_some() || args.fuel.is_some() || args.save.is_some() {
+                anyhow::bail!("--cases, --workers, --parent, --fuel and --save do not apply to plugin problems");
+            }
+            return exec_plugin(&problem, program, args.seed, args.json);
         }
     };
     if args.cases.is_some() || args.workers.is_some() {
@@ -198,4 +204,53 @@ pub(super) fn runtime_paths(cache_dir: Option<&Path>) -> Result<RuntimePaths> {
         Some(dir) => Ok(RuntimePaths::new(dir)),
         None => RuntimePaths::user_default(),
     }
+}
+
+/// `discover exec` on a plugin problem: one evaluation by the plugin (which
+/// runs the program in the native sandbox), its verdict and figures.
+fn exec_plugin(problem: &crate::plugin::PluginProblem, source: String, seed: u64, as_json: bool) -> Result<ExitCode> {
+    let language = problem.spec.language.clone();
+    let program = crate::plugin::Program { language, source };
+    let start = std::time::Instant::now();
+    let (verdict, answer) = problem.evaluate(&program, seed)?;
+    let seconds = start.elapsed().as_secs_f64();
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "problem": problem.spec.spec.id,
+                "valid": verdict.valid,
+                "score": verdict.score,
+                "reason": verdict.reason,
+                "failure": answer.failure,
+                "metrics": verdict.metrics.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
+                "output": answer.output,
+                "seconds": seconds,
+            })
+        );
+    } else {
+        let spec = &problem.spec.spec;
+        match (verdict.valid, verdict.score) {
+            (true, Some(score)) => {
+                let best = spec.best_known.as_ref().map_or(String::new(), |b| format!(" (best known {})", b.value));
+                println!("verdict   valid, score {score}{best}");
+            }
+            _ => println!(
+                "verdict   invalid{}: {}",
+                answer.failure.as_deref().map_or(String::new(), |f| format!(" ({f})")),
+                verdict.reason.as_deref().unwrap_or("no reason given")
+            ),
+        }
+        for (name, value) in &verdict.metrics {
+            println!("  {name:<24} {value}");
+        }
+        println!("used      {seconds:.2} s (the whole evaluation)");
+        if !answer.output.trim().is_empty() {
+            println!("output (tail):");
+            for line in answer.output.trim_end().lines() {
+                println!("  {line}");
+            }
+        }
+    }
+    Ok(if verdict.valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -23,16 +23,21 @@ impl RunConfig {
             .with_context(|| format!("{} is damaged", dir.path("config.toml").display()))
     }
 
-    /// The policy; LLM policies write programs in `language`, prompted for a
-    /// contest problem (`contest`) or a construction one.
-    pub(crate) fn policy(&self, spec: &Spec, language: Language, contest: bool) -> Result<Box<dyn Policy>> {
+    /// The policy; LLM policies write programs in `language`, with the
+    /// prompt for the kind of problem.
+    pub(crate) fn policy(&self, spec: &Spec, language: Language, prompt: Prompt) -> Result<Box<dyn Policy>> {
         let llm = || self.llm.as_ref().context("config.toml has no [llm] table for an LLM policy");
         let prompted = |policy: LlmPolicy| -> LlmPolicy {
-            if !contest {
-                return policy;
-            }
             let (spec, language) = (spec.clone(), language.clone());
-            policy.with_prompt(Box::new(move |start| crate::prompt::render_contest(&spec, &language, start)))
+            match prompt.clone() {
+                Prompt::Construction => policy,
+                Prompt::Contest => {
+                    policy.with_prompt(Box::new(move |start| crate::prompt::render_contest(&spec, &language, start)))
+                }
+                Prompt::Plugin { environment } => policy.with_prompt(Box::new(move |start| {
+                    crate::prompt::render_plugin(&spec, &environment, &language, start)
+                })),
+            }
         };
         Ok(match self.policy {
             PolicyKind::Numeric => Box::new(Numeric::new(spec.shape.multiple_of as usize, self.sigma, self.lr)),
@@ -61,6 +66,17 @@ impl RunConfig {
             }
         })
     }
+}
+
+/// Which prompt an LLM policy gets.
+#[derive(Clone, Debug)]
+pub(crate) enum Prompt {
+    /// A Python program from a parent solution (`prompt::render`).
+    Construction,
+    /// A contest program run on every case.
+    Contest,
+    /// A native plugin's program; `environment` says where it runs.
+    Plugin { environment: String },
 }
 
 /// What LLM policies write for a contest problem: C++ programs, with the

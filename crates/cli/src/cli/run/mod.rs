@@ -24,7 +24,11 @@ use crate::engine::Environment;
 use crate::problem::{solution_json, Loaded, Problem};
 use crate::report;
 use crate::rollout::contest::ContestEnv;
+use crate::rollout::plugin::PluginEnv;
 use crate::rollout::ProblemEnv;
+use crate::prompt::Language;
+use factory::Prompt;
+use super::pack::{Catalog, Resolved};
 
 use super::contest;
 use crate::sandbox::Sandbox;
@@ -34,9 +38,10 @@ pub use settings::{RunArgs, RunConfig};
 pub use summary::{report, Summary};
 use summary::print_summary;
 
-pub fn run(sandbox: &Sandbox, cache_dir: Option<&Path>, args: RunArgs) -> Result<ExitCode> {
+pub(crate) fn run(catalog: &Catalog, cache_dir: Option<&Path>, args: RunArgs) -> Result<ExitCode> {
     let mut config = args.config()?;
-    let problem = Loaded::load(sandbox, &config.problem)?;
+    config.packs = catalog.pack_dirs();
+    let problem = catalog.resolve(&config.problem, None)?;
     check_fits(&problem, &config)?;
     config.best_known = problem.spec().best_known.as_ref().map(|b| b.value);
     let out = args.out.clone().unwrap_or_else(|| {
@@ -48,7 +53,14 @@ pub fn run(sandbox: &Sandbox, cache_dir: Option<&Path>, args: RunArgs) -> Result
     drive(&problem, &config, &dir, cache_dir, None, args.json)
 }
 
-pub fn resume(sandbox: &Sandbox, cache_dir: Option<&Path>, root: &Path, json: bool, base_url: Option<String>) -> Result<ExitCode> {
+pub fn resume(
+    sandbox: &Sandbox,
+    cache_dir: Option<&Path>,
+    unsafe_native: bool,
+    root: &Path,
+    json: bool,
+    base_url: Option<String>,
+) -> Result<ExitCode> {
     let dir = RunDir::open(root)?;
     let mut config = RunConfig::read(&dir)?;
     if let Some(url) = base_url {
@@ -82,13 +94,31 @@ pub fn resume(sandbox: &Sandbox, cache_dir: Option<&Path>, root: &Path, json: bo
         // Not even one step finished: start over, initial states included.
         None => write_atomic(&dir.path("events.jsonl"), b"")?,
     }
-    let problem = Loaded::load(sandbox, &config.problem)?;
+    let catalog = Catalog::open(sandbox, &config.packs, cache_dir, unsafe_native)
+        .with_context(|| format!("opening the packs {} recorded", dir.path("config.toml").display()))?;
+    let problem = catalog.resolve(&config.problem, Some(dir.path("plugin.log")))?;
     drive(&problem, &config, &dir, cache_dir, checkpoint, json)
 }
 
-/// A contest problem takes programs: only LLM policies write them; a
-/// construction problem has no cases.
-fn check_fits(problem: &Loaded, config: &RunConfig) -> Result<()> {
+/// A contest or plugin problem takes programs: only LLM policies write them;
+/// only a contest problem has cases.
+fn check_fits(problem: &Resolved, config: &RunConfig) -> Result<()> {
+    match problem {
+        Resolved::Plugin(p) if !config.policy.writes_programs() => bail!(
+            "--policy {} proposes vectors of numbers, but {} is a plugin problem whose solutions are programs; \
+             use --policy openai or --policy local",
+            config.policy.to_possible_value().map_or(String::new(), |v| v.get_name().to_string()),
+            p.spec.spec.id
+        ),
+        Resolved::Plugin(p) if config.cases.is_some() => {
+            bail!("--cases applies to contest problems; {} is a plugin problem", p.spec.spec.id)
+        }
+        Resolved::Plugin(_) => Ok(()),
+        Resolved::Wasm(problem) => check_fits_wasm(problem, config),
+    }
+}
+
+fn check_fits_wasm(problem: &Loaded, config: &RunConfig) -> Result<()> {
     match problem {
         Loaded::Contest(p) if !config.policy.writes_programs() => bail!(
             "--policy {} proposes vectors of numbers, but {} is a contest problem whose solutions are programs; \
@@ -107,6 +137,7 @@ fn check_fits(problem: &Loaded, config: &RunConfig) -> Result<()> {
 enum Subject<'a> {
     Construction { problem: &'a Problem, env: ProblemEnv },
     Contest { env: ContestEnv },
+    Plugin { env: PluginEnv },
 }
 
 impl Subject<'_> {
@@ -114,6 +145,7 @@ impl Subject<'_> {
         match self {
             Subject::Construction { env, .. } => env,
             Subject::Contest { env } => env,
+            Subject::Plugin { env } => env,
         }
     }
 
@@ -121,6 +153,7 @@ impl Subject<'_> {
         match self {
             Subject::Construction { problem, .. } => write_best(problem, dir, best),
             Subject::Contest { env } => write_best_program(env, dir, best),
+            Subject::Plugin { env } => write_best_plugin(env, dir, best),
         }
     }
 }
@@ -128,7 +161,7 @@ impl Subject<'_> {
 /// Run steps until the run is finished, keeping `best/` and the progress line
 /// up to date; then plots and the summary.
 pub(crate) fn drive(
-    problem: &Loaded,
+    problem: &Resolved,
     config: &RunConfig,
     dir: &RunDir,
     cache_dir: Option<&Path>,
@@ -137,23 +170,30 @@ pub(crate) fn drive(
 ) -> Result<ExitCode> {
     let spec = problem.spec();
     let workers = config.settings.workers;
-    let (subject, language, contest_prompt) = match problem {
-        Loaded::Construction(problem) => {
+    let (subject, language, prompt) = match problem {
+        Resolved::Wasm(Loaded::Construction(problem)) => {
             let mut env = ProblemEnv::new(Arc::new(problem.clone()), config.effort);
             if let Some(llm) = &config.llm {
                 env = env.with_programs(llm.programs(spec, cache_dir, workers)?);
             }
-            (Subject::Construction { problem, env }, factory::python_language(spec), false)
+            (Subject::Construction { problem, env }, factory::python_language(spec), Prompt::Construction)
         }
-        Loaded::Contest(problem) => {
+        Resolved::Wasm(Loaded::Contest(problem)) => {
             let cases = config.cases.clone().unwrap_or_else(|| contest::DEFAULT_CASES.collect());
             let runner = contest::runner(problem.clone(), cache_dir, cases, workers, false)?;
             let language = factory::contest_language(&runner);
-            (Subject::Contest { env: ContestEnv { runner: Arc::new(runner) } }, language, true)
+            (Subject::Contest { env: ContestEnv { runner: Arc::new(runner) } }, language, Prompt::Contest)
+        }
+        Resolved::Plugin(problem) => {
+            // The plugin's stderr belongs with the run from here on.
+            problem.plugin.log_to(&dir.path("plugin.log")).context("opening the run's plugin.log")?;
+            let language = Language::new(&problem.spec.language, problem.spec.contract.clone());
+            let prompt = Prompt::Plugin { environment: problem.spec.environment.clone() };
+            (Subject::Plugin { env: PluginEnv::new(problem.clone(), config.settings.seed) }, language, prompt)
         }
     };
     let env = subject.env();
-    let mut policy = config.policy(spec, language, contest_prompt)?;
+    let mut policy = config.policy(spec, language, prompt)?;
     let trains = policy.trains();
     if !trains && config.policy.writes_programs() && !json {
         eprintln!("note: --policy {} samples only: a frozen policy searching with reuse (no test-time training)", policy.name());
@@ -203,9 +243,10 @@ pub(crate) fn drive(
         best_score: Some(best.score),
         best_step: Some(best.step),
         best_known: config.best_known,
-        best_solution: dir.path(match problem {
-            Loaded::Construction(_) => "best/solution.json",
-            Loaded::Contest(_) => "best/program.cpp",
+        best_solution: dir.path(&match problem {
+            Resolved::Wasm(Loaded::Construction(_)) => "best/solution.json".to_string(),
+            Resolved::Wasm(Loaded::Contest(_)) => "best/program.cpp".to_string(),
+            Resolved::Plugin(p) => format!("best/program.{}", extension(&p.spec.language)),
         }),
         policy: Some(policy_name.to_string()),
         trained: Some(trains),
@@ -250,5 +291,35 @@ fn write_best_program(env: &ContestEnv, dir: &RunDir, best: &State) -> Result<()
     write_atomic(&dir.path(&format!("best/program.{language}")), source.as_bytes())?;
     write_atomic(&dir.path("best/report.json"), serde_json::to_string_pretty(&*report)?.as_bytes())?;
     write_atomic(&dir.path("best/solution.json"), solution_json(&best.solution).as_bytes())?;
+    Ok(())
+}
+
+/// A file extension for programs in `language`.
+fn extension(language: &str) -> &str {
+    match language {
+        "python" => "py",
+        "cpp" => "cpp",
+        "cuda" => "cu",
+        other => other,
+    }
+}
+
+/// A plugin run's best state: `best/program.<ext>` and `best/verdict.json`
+/// (the plugin's verdict on it: remembered from its evaluation, or measured
+/// again after a resume).
+fn write_best_plugin(env: &PluginEnv, dir: &RunDir, best: &State) -> Result<()> {
+    let source = best.solution.text.as_deref().context("a plugin state holds its program")?;
+    let language = env.problem.spec.language.clone();
+    let (verdict, answer) = env.evaluate(&language, source).map_err(|f| anyhow::anyhow!("re-evaluating the best program: {}", f.message))?;
+    write_atomic(&dir.path(&format!("best/program.{}", extension(&language))), source.as_bytes())?;
+    let record = json!({
+        "valid": verdict.valid,
+        "score": verdict.score,
+        "reason": verdict.reason,
+        "metrics": verdict.metrics.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
+        "output": answer.output,
+        "state": {"id": best.id, "parent": best.parent, "step": best.step},
+    });
+    write_atomic(&dir.path("best/verdict.json"), serde_json::to_string_pretty(&record)?.as_bytes())?;
     Ok(())
 }

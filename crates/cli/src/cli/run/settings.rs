@@ -359,6 +359,9 @@ pub struct RunConfig {
     /// Contest problems: the case seeds (`--cases`); absent means 0..150.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cases: Option<Vec<u64>>,
+    /// The packs (`--pack`) the problem may come from, as absolute paths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packs: Vec<std::path::PathBuf>,
 }
 
 impl RunArgs {
@@ -433,6 +436,7 @@ impl RunArgs {
             train,
             settings,
             cases,
+            packs: Vec::new(),
         })
     }
 }
