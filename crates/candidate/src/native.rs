@@ -8,8 +8,9 @@
 //!   kernel's per-user process limit applies;
 //! - `/usr` read-only (the system's programs and libraries), the job's files
 //!   read-only in `/job`, the paths the caller names read-only (a pack's Python
-//!   packages), a private writable `/tmp` (also `HOME`), a minimal `/dev` plus the
-//!   device nodes the caller names (GPUs), `/proc` of its own pid namespace; no
+//!   packages), a private writable `/tmp` (also `HOME`), optionally a fresh
+//!   writable `/out` for large results, a minimal `/dev` plus the device nodes
+//!   the caller names (GPUs, then also `/sys` read-only), `/proc` of its own pid namespace; no
 //!   `/etc`, no home, no caches, no run directory, no other candidate;
 //! - a cleared environment (`PATH`, `HOME`, `TMPDIR` and what the caller sets);
 //! - `prlimit` limits: CPU seconds, data segment (`RLIMIT_DATA`, which counts
@@ -101,6 +102,9 @@ pub struct NativeJob {
     pub env: BTreeMap<String, String>,
     /// Held exclusively while the program runs: one candidate per GPU.
     pub lock: Option<PathBuf>,
+    /// A host folder the program may write, seen as `/out` (for results too
+    /// large for stdout: a kernel's output tensors). Fresh per job.
+    pub output_dir: Option<PathBuf>,
     pub limits: NativeLimits,
 }
 
@@ -223,7 +227,10 @@ fn drop_to_nobody(cmd: &mut Command) {
 }
 
 /// bubblewrap's arguments for `job` with its files in `job_dir` (without the
-/// trailing `--` and command).
+/// trailing `--` and command). Every path is resolved by bubblewrap as the
+/// sandbox's user (`nobody` on a root host), so it must be reachable by that
+/// user: a pack's packages under root's private home are not (the host puts
+/// them elsewhere when it is root).
 fn sandbox_args(job_dir: &Path, job: &NativeJob, bind_job: bool) -> Vec<String> {
     let mut args: Vec<String> = [
         "--unshare-all",
@@ -272,9 +279,18 @@ fn sandbox_args(job_dir: &Path, job: &NativeJob, bind_job: bool) -> Vec<String> 
     .collect();
     if bind_job {
         args.extend(["--ro-bind".into(), job_dir.display().to_string(), "/job".into()]);
+        args.extend(["--setenv".into(), "DISCOVER_JOB_DIR".into(), "/job".into()]);
     }
     for path in &job.read_only {
         args.extend(["--ro-bind".into(), path.display().to_string(), path.display().to_string()]);
+    }
+    if let Some(out) = &job.output_dir {
+        args.extend(["--bind".into(), out.display().to_string(), "/out".into()]);
+        args.extend(["--setenv".into(), "DISCOVER_OUT_DIR".into(), "/out".into()]);
+    }
+    if !job.devices.is_empty() {
+        // GPU drivers read their topology from /sys.
+        args.extend(["--ro-bind".into(), "/sys".into(), "/sys".into()]);
     }
     for dev in &job.devices {
         args.extend(["--dev-bind".into(), dev.display().to_string(), dev.display().to_string()]);
@@ -386,6 +402,7 @@ pub fn run(job: &NativeJob, isolation: Isolation, stdin: Stdio, stdout: Box<dyn 
                 .env("HOME", &dir.0)
                 .env("TMPDIR", &dir.0)
                 .env("DISCOVER_JOB_DIR", &dir.0)
+                .envs(job.output_dir.as_ref().map(|d| ("DISCOVER_OUT_DIR", d)))
                 .envs(&job.env)
                 .current_dir(&dir.0)
                 .process_group(0);

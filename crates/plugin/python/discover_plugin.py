@@ -171,12 +171,13 @@ class Result:
 class Spawned:
     """A running native candidate (for plugins that talk to it while it runs)."""
 
-    def __init__(self, proc, report_path, job_path):
+    def __init__(self, proc, report_path, job_path, errors=None):
         self.proc = proc
         self.stdin = proc.stdin
         self.stdout = proc.stdout
         self._report_path = report_path
         self._job_path = job_path
+        self._errors = errors
 
     def wait(self):
         """Wait for the sandbox to end; returns the launcher's report (a dict)."""
@@ -185,13 +186,19 @@ class Spawned:
             with open(self._report_path) as f:
                 return json.load(f)
         except (OSError, ValueError):
-            raise RuntimeError("discover isolate wrote no report (exit status %s)" % self.proc.returncode)
+            why = ""
+            if self._errors is not None:
+                self._errors.seek(0)
+                why = self._errors.read().decode("utf-8", "replace").strip()[-2000:]
+            raise RuntimeError("discover isolate failed (exit status %s): %s" % (self.proc.returncode, why))
         finally:
             for p in (self._report_path, self._job_path):
                 try:
                     os.unlink(p)
                 except OSError:
                     pass
+            if self._errors is not None:
+                self._errors.close()
 
     def kill(self):
         # The launcher notices it is orphaned only when its parent dies; closing
@@ -217,8 +224,16 @@ class Context:
         self.env = {"PYTHONPATH": runtime} if runtime else {}
         self.timeout_seconds = None
 
-    def _job(self, argv, files, copy, limits, read_only, devices, env, lock):
+    def output_dir(self):
+        """A fresh folder the next candidate may write (seen as /out inside)."""
+        os.makedirs(self.scratch, exist_ok=True)
+        path = tempfile.mkdtemp(prefix="out-", dir=self.scratch)
+        os.chmod(path, 0o777)  # the sandbox's user is not ours
+        return path
+
+    def _job(self, argv, files, copy, limits, read_only, devices, env, lock, output_dir=None):
         job = {
+            "output_dir": output_dir,
             "argv": list(argv),
             "files": dict(files or {}),
             "copy": dict(copy or {}),
@@ -252,11 +267,14 @@ class Context:
             raise RuntimeError("discover isolate failed: %s" % err.decode("utf-8", "replace").strip()[-2000:])
         return Result(proc.wait(), out)
 
-    def spawn(self, argv, files=None, copy=None, limits=None, read_only=None, devices=None, env=None, lock=None):
-        """Start a candidate and talk to it over its stdin/stdout; `wait()` for the report."""
-        cmd, job_path, report_path = self._job(argv, files, copy, limits, read_only, devices, env, lock)
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr)
-        return Spawned(proc, report_path, job_path)
+    def spawn(self, argv, files=None, copy=None, limits=None, read_only=None, devices=None, env=None, lock=None,
+              output_dir=None):
+        """Start a candidate and talk to it over its stdin/stdout; `wait()` for the report.
+        `output_dir` (from `ctx.output_dir()`) is writable inside as /out."""
+        cmd, job_path, report_path = self._job(argv, files, copy, limits, read_only, devices, env, lock, output_dir)
+        errors = tempfile.TemporaryFile(dir=self.scratch)
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors)
+        return Spawned(proc, report_path, job_path, errors)
 
 
 def log(*args):

@@ -112,9 +112,18 @@ impl<'a> Catalog<'a> {
         }
     }
 
-    /// Where a pack's Python packages are installed (`discover pack install`).
+    /// Where a pack's Python packages are installed (`discover pack install`):
+    /// `$DISCOVER_PACK_RUNTIMES`, else the cache's `packs/`; but a root host
+    /// runs candidates as `nobody`, who cannot reach root's private home, so
+    /// there it is `/var/cache/discover/packs`.
     pub(crate) fn runtime_dir(&self, pack: &Pack) -> PathBuf {
-        self.cache_root.join("packs").join(format!("{}-{}", pack.name(), pack.manifest.version)).join("site-packages")
+        let base = match std::env::var_os("DISCOVER_PACK_RUNTIMES").filter(|v| !v.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            // SAFETY: geteuid has no preconditions.
+            None if unsafe { libc::geteuid() } == 0 => PathBuf::from("/var/cache/discover/packs"),
+            None => self.cache_root.join("packs"),
+        };
+        base.join(format!("{}-{}", pack.name(), pack.manifest.version)).join("site-packages")
     }
 
     fn start_plugin(&self, pack: &Pack, id: &str, log: Option<PathBuf>) -> Result<PluginProblem> {
@@ -211,6 +220,9 @@ pub(crate) enum PackAction {
     Install {
         /// The pack's folder.
         dir: PathBuf,
+        /// Reinstall even when the same packages are already installed.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -224,7 +236,7 @@ pub(crate) fn pack(sandbox: &Sandbox, cache_dir: Option<&Path>, unsafe_native: b
     match action {
         PackAction::Check { dir, json } => check(sandbox, cache_dir, unsafe_native, &dir, json),
         PackAction::New { name, kind, dir } => new(&name, kind, dir),
-        PackAction::Install { dir } => install(sandbox, cache_dir, &dir),
+        PackAction::Install { dir, force } => install(sandbox, cache_dir, &dir, force),
     }
 }
 
@@ -283,7 +295,7 @@ fn check_problem(catalog: &Catalog, id: &str) -> Result<(&'static str, String)> 
     Ok((kind, what))
 }
 
-fn install(sandbox: &Sandbox, cache_dir: Option<&Path>, dir: &Path) -> Result<ExitCode> {
+fn install(sandbox: &Sandbox, cache_dir: Option<&Path>, dir: &Path, force: bool) -> Result<ExitCode> {
     let catalog = Catalog::open(sandbox, &[dir.to_path_buf()], cache_dir, false)?;
     let pack = &catalog.packs[0];
     let mut wanted: Vec<String> = Vec::new();
@@ -301,7 +313,19 @@ fn install(sandbox: &Sandbox, cache_dir: Option<&Path>, dir: &Path) -> Result<Ex
         return Ok(ExitCode::SUCCESS);
     }
     let target = catalog.runtime_dir(pack);
+    let marker = target.join(".discover-installed");
+    let record = wanted.join("\n");
+    if !force && std::fs::read_to_string(&marker).ok().as_deref() == Some(record.as_str()) {
+        eprintln!("pack {}: {} already installed in {} (--force reinstalls)", pack.name(), wanted.join(" "), target.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     std::fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
+    // Candidates run as another user (nobody, on a root host): every folder
+    // down to the packages must be readable and searchable by others.
+    use std::os::unix::fs::PermissionsExt;
+    for dir in target.ancestors().take(3) {
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+    }
     eprintln!("installing {} into {}", wanted.join(" "), target.display());
     let status = Command::new(python_interpreter())
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "--target"])
@@ -312,6 +336,7 @@ fn install(sandbox: &Sandbox, cache_dir: Option<&Path>, dir: &Path) -> Result<Ex
     if !status.success() {
         bail!("pip could not install {} ({status})", wanted.join(" "));
     }
+    crate::contract::fs::write_atomic(&marker, record.as_bytes())?;
     eprintln!("installed; plugins of pack {} see them, and so do their candidates (read-only)", pack.name());
     Ok(ExitCode::SUCCESS)
 }
