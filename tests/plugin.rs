@@ -198,6 +198,13 @@ fn a_run_goes_on_through_a_crash_and_a_hang_and_keeps_the_best_program() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(running(pack.to_str().unwrap()), 0);
 
+    // `resume` finds the pack from config.toml alone (no --pack): the run is
+    // complete, so it only reloads the plugin and reports.
+    let out = discover(&["resume", dir.to_str().unwrap(), "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(summary["best_score"], 5.0);
+
     // The numeric policy refuses a plugin problem in one line.
     let out = discover(&["run", "flaky", "--pack", pack.to_str().unwrap(), "--steps", "1", "--out", tmp.path().join("n").to_str().unwrap()])
         .output()

@@ -28,6 +28,8 @@ Tasks:
   bench contest [--cases N]       C++ contest programs: native g++ per case against the
                                   Wasm path (run time, start-up, compile), a full
                                   150-case evaluation, and the clock's calibration
+  bench native [--runs N]         Native candidates: start-up direct vs in bubblewrap, and
+                                  one TriMul evaluation end to end (gpu-kernels pack)
   setup [--wheel FILE] [--force]  Fetch and compile the Python sandbox runtime into the
                                   cache (runs `discover setup`; once per machine)
   toolchain                       Say which wasm32 toolchain guests are built with
@@ -89,7 +91,7 @@ fn run(args: &[String]) -> Result<()> {
             println!("{}", path.display());
             Ok(())
         }
-        Some("bench") if matches!(args.get(1).map(String::as_str), Some("verify" | "ablation" | "python" | "llm" | "contest")) => {
+        Some("bench") if matches!(args.get(1).map(String::as_str), Some("verify" | "ablation" | "python" | "llm" | "contest" | "native")) => {
             let status = Command::new(env!("CARGO"))
                 .current_dir(&root)
                 .args(["bench", "--quiet", "--package", "discover", "--bench", &args[1], "--"])
