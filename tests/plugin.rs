@@ -317,3 +317,41 @@ fn pack_new_writes_a_plugin_pack_that_checks_lists_and_runs() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("discover exec points"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn pack_new_writes_a_component_pack_that_checks_runs_and_rebuilds_from_its_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("spread");
+    let out = discover(&["pack", "new", "spread", "--kind", "component", "--dir", dir.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = discover(&["pack", "check", dir.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("spread-points  construction"), "{}", text(&out.stdout));
+
+    // A short numeric run on the pack's problem, and verify of its best state.
+    let run = tmp.path().join("run");
+    let out = discover(&["run", "spread-points", "--pack", dir.to_str().unwrap(), "--steps", "3", "--json", "--out", run.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let best = run.join("best/solution.json");
+    let out = discover(&["verify", "spread-points", best.to_str().unwrap(), "--pack", dir.to_str().unwrap(), "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // The shipped source is the shipped component's: rebuilt, it checks the same.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::copy(root.join("Cargo.lock"), dir.join("problem/Cargo.lock")).unwrap();
+    let mut build = xtask::GuestBuild::for_workspace(&root.canonicalize().unwrap());
+    build.verbose = false;
+    let rebuilt = build.build(dir.join("problem").to_str().unwrap(), tmp.path()).expect("the skeleton's source builds");
+    std::fs::copy(&rebuilt, dir.join("spread_points.wasm")).unwrap();
+    let out = discover(&["pack", "check", dir.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+
+    // A manifest id that is not the component's own is refused, naming both.
+    let manifest = std::fs::read_to_string(dir.join("pack.toml")).unwrap().replace("id = \"spread-points\"", "id = \"spread\"");
+    std::fs::write(dir.join("pack.toml"), manifest).unwrap();
+    let out = discover(&["problems", "show", "spread", "--pack", dir.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("says its id is \"spread-points\""), "{}", text(&out.stderr));
+}

@@ -23,7 +23,8 @@ fn main() {
     for watched in xtask::GUEST_SOURCES.iter().chain([&xtask::PREBUILT_DIR]) {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
-    let all: Vec<&str> = xtask::BUILTIN_PROBLEMS.iter().chain(xtask::TEST_GUESTS).copied().collect();
+    let all: Vec<&str> =
+        xtask::BUILTIN_PROBLEMS.iter().chain(xtask::TEST_GUESTS).chain([&xtask::TEMPLATE_GUEST]).copied().collect();
     let dir = if let Some(dir) = std::env::var_os("DISCOVER_PREBUILT_COMPONENTS") {
         PathBuf::from(dir)
     } else {
@@ -84,6 +85,12 @@ fn write_index(components: &Path, out_dir: &Path) {
         "pub const TEST_COMPONENTS_DIR: &str = {:?};\n",
         components.display().to_string()
     ));
+    // The pack skeleton's component and its source (`discover pack new`).
+    let template = components.join(format!("{}.wasm", xtask::TEMPLATE_GUEST.replace('-', "_")));
+    assert!(template.exists(), "missing component {}", template.display());
+    let source = workspace.join("problems").join(xtask::TEMPLATE_GUEST).join("src/lib.rs");
+    src.push_str(&format!("pub const TEMPLATE: &[u8] = include_bytes!({:?});\n", template.display().to_string()));
+    src.push_str(&format!("pub const TEMPLATE_SOURCE: &str = include_str!({:?});\n", source.display().to_string()));
     std::fs::create_dir_all(out_dir).unwrap();
     std::fs::write(out_dir.join("builtin.rs"), src).unwrap();
 }

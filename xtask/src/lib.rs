@@ -33,6 +33,10 @@ pub const BUILTIN_PROBLEMS: &[&str] = &[
 /// Components used only by tests (deliberately hostile problems).
 pub const TEST_GUESTS: &[&str] = &["hostile-problem"];
 
+/// The component `discover pack new --kind component` writes (with its
+/// source): embedded in the binary, not a built-in problem.
+pub const TEMPLATE_GUEST: &str = "pack-template";
+
 /// Where the prebuilt components live, relative to the workspace: the
 /// built-ins and test guests compiled by `cargo xtask prebuilt`, so that a
 /// machine without a wasm32 toolchain still builds `discover`.
@@ -119,7 +123,7 @@ pub fn prebuilt_status(workspace: &Path) -> Result<PathBuf> {
 pub fn write_prebuilt(workspace: &Path) -> Result<PathBuf> {
     let dir = workspace.join(PREBUILT_DIR);
     let build = GuestBuild::for_workspace(workspace);
-    for package in BUILTIN_PROBLEMS.iter().chain(TEST_GUESTS) {
+    for package in BUILTIN_PROBLEMS.iter().chain(TEST_GUESTS).chain([&TEMPLATE_GUEST]) {
         build.build(package, &dir)?;
     }
     let digest = guest_sources_digest(workspace)?;

@@ -22,3 +22,10 @@ pub fn starter(id: &str) -> Option<&'static str> {
 /// Where the build put the test-only components (the hostile problem). Tests use it.
 #[doc(hidden)]
 pub const TEST_COMPONENTS_DIR: &str = generated::TEST_COMPONENTS_DIR;
+
+/// The component `discover pack new --kind component` writes, and its Rust
+/// source (`problems/pack-template`): a complete construction problem
+/// (`spread-points`) to start from.
+pub fn template() -> (&'static [u8], &'static str) {
+    (generated::TEMPLATE, generated::TEMPLATE_SOURCE)
+}

@@ -106,7 +106,15 @@ impl<'a> Catalog<'a> {
                 let bytes = pack.read(path)?;
                 let starter = starter.as_deref().map(|s| pack.read_text(s)).transpose()?;
                 let context = format!("loading {path} of pack {}", pack.name());
-                Ok(Resolved::Wasm(Loaded::from_bytes(self.sandbox, &bytes, starter, &context)?))
+                let loaded = Loaded::from_bytes(self.sandbox, &bytes, starter, &context)?;
+                if loaded.spec().id != name {
+                    bail!(
+                        "pack {} names its problem {name}, but the component {path} says its id is {:?}; make them equal",
+                        pack.name(),
+                        loaded.spec().id
+                    );
+                }
+                Ok(Resolved::Wasm(loaded))
             }
             ProblemKind::Plugin { .. } => Ok(Resolved::Plugin(Arc::new(self.start_plugin(pack, name, log)?))),
         }
@@ -425,7 +433,11 @@ python = []
         vec![("pack.toml".into(), manifest), ("plugin.py".into(), plugin)]
     }
 
+    /// A pack with one Wasm component problem (`spread-points`): the compiled
+    /// component, so the pack checks and runs at once, and its Rust source to
+    /// edit and rebuild.
     pub fn component(name: &str) -> Vec<(String, String)> {
+        let (_, source) = crate::problem::builtin::template();
         let manifest = format!(
             r#"# A problem pack: `discover problems --pack .` lists it, `discover pack check .` tests it.
 name = "{name}"
@@ -433,17 +445,42 @@ version = "0.1.0"
 description = "A Wasm component problem"
 
 [[problems]]
-id = "{name}"
+# The id must be the one the component's spec gives (src/lib.rs).
+id = "spread-points"
 kind = "component"
-path = "{name}.wasm"
+path = "spread_points.wasm"
 "#
         );
-        vec![("pack.toml".into(), manifest)]
+        // Where this binary was built from: the SDK the problem depends on.
+        let sdk = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-sdk");
+        let sdk = sdk.canonicalize().unwrap_or(sdk);
+        let cargo = format!(
+            "[package]\nname = \"spread-points\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+             [dependencies]\n# The discover guest SDK (guest-sdk/ in a checkout of discover).\n\
+             discover-guest = {{ path = {:?} }}\n\n[workspace]\n",
+            sdk.display().to_string()
+        );
+        let readme = format!(
+            "# {name}\n\nA problem pack with one Wasm component problem, `spread-points` (`problem/src/lib.rs`).\n\n\
+             ```sh\ndiscover pack check .\ndiscover run spread-points --pack . --steps 20\n```\n\n\
+             After editing `problem/src/lib.rs` (keep the spec's id equal to the id in pack.toml), rebuild the \
+             component from a checkout of discover:\n\n\
+             ```sh\ncargo xtask build-problem path/to/this/pack/problem --out path/to/this/pack\n```\n"
+        );
+        vec![
+            ("pack.toml".into(), manifest),
+            ("problem/Cargo.toml".into(), cargo),
+            ("problem/src/lib.rs".into(), source.to_string()),
+            ("README.md".into(), readme),
+        ]
     }
 
-    /// A component skeleton ships a compiled component: none yet.
-    pub fn component_binary(_name: &str, _kind: NewKind) -> Option<(String, Vec<u8>)> {
-        None
+    /// The compiled component of a component skeleton.
+    pub fn component_binary(_name: &str, kind: NewKind) -> Option<(String, Vec<u8>)> {
+        match kind {
+            NewKind::Component => Some(("spread_points.wasm".into(), crate::problem::builtin::template().0.to_vec())),
+            NewKind::Plugin => None,
+        }
     }
 
     const PLUGIN_TEMPLATE: &str = include_str!("pack_template_plugin.py");
