@@ -92,6 +92,17 @@ fn honest_kernels_are_valid_with_per_shape_times() {
     }
 }
 
+#[test]
+fn a_triton_kernel_is_valid_in_cpu_mode_through_the_interpreter() {
+    // The GPU path's Triton kernel; in CPU mode the harness runs Triton in its
+    // interpreter (TRITON_INTERPRET=1), slowly but exactly.
+    let tmp = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(root().join("packs/gpu-kernels/trimul/kernels/triton_fused.py")).unwrap();
+    let verdict = exec(tmp.path(), "triton", &source);
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    assert!(metric(&verdict, "worst_error_ratio") < 0.01, "{verdict}");
+}
+
 /// Processes whose command line mentions `marker`.
 fn running(marker: &str) -> usize {
     std::fs::read_dir("/proc")

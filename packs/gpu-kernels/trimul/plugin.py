@@ -100,8 +100,8 @@ def descendants(root):
 
 def find_harness(root):
     """The harness's Python process (not bubblewrap's, whose arguments name
-    it too): the first process below `root` running Python on harness.py."""
-    for pid in descendants(root):
+    it too): `root` or the first process below it running Python on harness.py."""
+    for pid in [root] + descendants(root):
         try:
             with open("/proc/%d/cmdline" % pid, "rb") as f:
                 argv = f.read().split(b"\0")
@@ -235,8 +235,9 @@ class TriMul(dp.Problem):
             lock="/tmp/discover-gpu-0.lock" if cuda else None,
             output_dir=out_dir,
             # OpenMP threads that spin between parallel regions would count as
-            # CPU time the kernel did not need (see _forged).
-            env={"OMP_WAIT_POLICY": "PASSIVE"},
+            # CPU time the kernel did not need (see _forged). In CPU mode Triton
+            # kernels run in Triton's interpreter (correct, slow).
+            env=dict({"OMP_WAIT_POLICY": "PASSIVE"}, **({} if cuda else {"TRITON_INTERPRET": "1"})),
         )
         lines = queue.Queue()
 
