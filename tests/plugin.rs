@@ -157,13 +157,6 @@ fn flaky_copy(dir: &Path) -> PathBuf {
     to
 }
 
-fn running(marker: &str) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker)))
-        .count()
-}
 
 #[test]
 fn a_run_goes_on_through_a_crash_and_a_hang_and_keeps_the_best_program() {
@@ -182,11 +175,9 @@ fn a_run_goes_on_through_a_crash_and_a_hang_and_keeps_the_best_program() {
     .output()
     .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let events: Vec<Value> =
-        std::fs::read_to_string(dir.join("events.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let rollouts: Vec<&Value> = events.iter().filter(|e| e["type"] == "rollout").collect();
+    let (rollouts, kinds) = common::rollouts(&dir);
+    let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
     assert_eq!(rollouts.len(), 3);
-    let kinds: Vec<&str> = rollouts.iter().filter_map(|r| r["failure"]["kind"].as_str()).collect();
     assert!(kinds.contains(&"plugin-crashed") && kinds.contains(&"deadline"), "{kinds:?}");
     assert_eq!(std::fs::read_to_string(dir.join("best/program.py")).unwrap(), "print(5)");
     let verdict: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("best/verdict.json")).unwrap()).unwrap();
@@ -196,7 +187,7 @@ fn a_run_goes_on_through_a_crash_and_a_hang_and_keeps_the_best_program() {
     assert!(config.contains("flaky-pack"), "the run records its pack: {config}");
     // Nothing of the plugin outlives the run.
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(running(pack.to_str().unwrap()), 0);
+    assert_eq!(common::running(pack.to_str().unwrap()), 0);
 
     // `resume` finds the pack from config.toml alone (no --pack): the run is
     // complete, so it only reloads the plugin and reports.
@@ -228,13 +219,13 @@ fn ctrl_c_during_a_run_leaves_no_plugin_or_candidate_behind() {
     .spawn()
     .unwrap();
     std::thread::sleep(Duration::from_secs(3));
-    assert!(running(pack.to_str().unwrap()) > 0, "the plugin is running");
+    assert!(common::running(pack.to_str().unwrap()) > 0, "the plugin is running");
     // SAFETY: kill has no memory effects.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
     assert!(!status.success());
     let end = Instant::now() + Duration::from_secs(10);
-    while running(pack.to_str().unwrap()) > 0 || running("time.sleep(4)") > 0 {
+    while common::running(pack.to_str().unwrap()) > 0 || common::running("time.sleep(4)") > 0 {
         assert!(Instant::now() < end, "processes outlived the run");
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -26,6 +26,13 @@ fn kernel(name: &str) -> String {
     std::fs::read_to_string(root().join("tests/data/kernels").join(name)).unwrap()
 }
 
+/// What the hostile kernels build on: the starter's honest TriMul, kept as
+/// `trimul` before a hostile file defines its own `custom_kernel`.
+fn honest() -> String {
+    let starter = std::fs::read_to_string(root().join("packs/gpu-kernels/trimul/starter.py")).unwrap();
+    format!("{starter}\ntrimul = custom_kernel\n")
+}
+
 /// `discover` with the user's default cache, where `discover pack install` put
 /// the pack's packages.
 fn discover(args: &[&str]) -> Command {
@@ -103,19 +110,11 @@ fn a_triton_kernel_is_valid_in_cpu_mode_through_the_interpreter() {
     assert!(metric(&verdict, "worst_error_ratio") < 0.01, "{verdict}");
 }
 
-/// Processes whose command line mentions `marker`.
-fn running(marker: &str) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker)))
-        .count()
-}
 
 #[test]
 fn every_hostile_kernel_gets_its_typed_failure() {
     let tmp = tempfile::tempdir().unwrap();
-    let honest = kernel("honest.py");
+    let honest = honest();
     let cases: &[(&str, &str, &str)] = &[
         ("cached", "wrong-answer", "values are wrong"),
         ("placeholder", "wrong-answer", "values are wrong"),
@@ -166,14 +165,14 @@ fn every_hostile_kernel_gets_its_typed_failure() {
     );
     let verdict = exec(tmp.path(), "background", &format!("{honest}\n{background}"));
     assert_eq!(verdict["valid"], true, "{verdict}");
-    assert_eq!(running(&marker), 0, "a process outlived the evaluation");
+    assert_eq!(common::running(&marker), 0, "a process outlived the evaluation");
 }
 
 #[test]
 fn a_short_run_against_a_scripted_server_keeps_a_valid_kernel() {
     let fused: &'static str = Box::leak(format!("Fuse the projections.\n\n```python\n{}```\n", kernel("fused.py")).into_boxed_str());
     let cached: &'static str = Box::leak(
-        format!("Cache outputs.\n\n```python\n{}\n{}```\n", kernel("honest.py"), kernel("hostile_cached.py")).into_boxed_str(),
+        format!("Cache outputs.\n\n```python\n{}\n{}```\n", honest(), kernel("hostile_cached.py")).into_boxed_str(),
     );
     let (url, _stop) = common::scripted_server([fused, cached, "I would rather not write code."]);
     let tmp = tempfile::tempdir().unwrap();
@@ -185,11 +184,9 @@ fn a_short_run_against_a_scripted_server_keeps_a_valid_kernel() {
     .output()
     .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let events: Vec<Value> =
-        std::fs::read_to_string(dir.join("events.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let rollouts: Vec<&Value> = events.iter().filter(|e| e["type"] == "rollout").collect();
+    let (rollouts, kinds) = common::rollouts(&dir);
+    let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
     assert_eq!(rollouts.len(), 3);
-    let kinds: Vec<&str> = rollouts.iter().filter_map(|r| r["failure"]["kind"].as_str()).collect();
     assert!(kinds.contains(&"wrong-answer") && kinds.contains(&"no-code"), "{kinds:?}");
     assert!(rollouts.iter().any(|r| r["failure"].is_null()), "the fused kernel scored");
     let best = std::fs::read_to_string(dir.join("best/program.py")).unwrap();

@@ -60,3 +60,21 @@ pub fn scripted_server(answers: [&'static str; 3]) -> (String, tokio::sync::ones
     (format!("http://{}/v1", addr_rx.recv().unwrap()), tx)
 }
 
+
+/// Processes on this machine whose command line mentions `marker`.
+pub fn running(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker)))
+        .count()
+}
+
+/// The `rollout` events of a run directory's `events.jsonl`, and their failure kinds.
+pub fn rollouts(run_dir: &Path) -> (Vec<serde_json::Value>, Vec<String>) {
+    let text = std::fs::read_to_string(run_dir.join("events.jsonl")).unwrap();
+    let events: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rollouts: Vec<serde_json::Value> = events.into_iter().filter(|e| e["type"] == "rollout").collect();
+    let kinds = rollouts.iter().filter_map(|r| r["failure"]["kind"].as_str().map(str::to_string)).collect();
+    (rollouts, kinds)
+}

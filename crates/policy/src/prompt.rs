@@ -128,22 +128,7 @@ pub fn render_contest(spec: &Spec, language: &Language, start: &State) -> Vec<Me
         }
         None => user.push_str("\n\n"),
     }
-    let _ = writeln!(user, "# Your program\n\n{}\n", language.contract);
-    user.push_str("# Current program\n\n");
-    match start.provenance.before {
-        Some(before) => {
-            let _ = writeln!(user, "Mean case score {before} -> {} with the program below.", start.score);
-        }
-        None => {
-            let _ = writeln!(user, "Mean case score {} (the starting program).", start.score);
-        }
-    }
-    if let Some(code) = start.provenance.code.as_deref().or(start.solution.text.as_deref()) {
-        let _ = writeln!(user, "\n```{fence}\n{}\n```", code.trim_end());
-    }
-    if let Some(summary) = start.provenance.stdout.as_deref().filter(|s| !s.trim().is_empty()) {
-        let _ = writeln!(user, "\nHow it did:\n{}", summary.trim_end());
-    }
+    current_program(&mut user, language, start, "Mean case score");
     let _ = write!(
         user,
         "\nWrite a program with a higher mean case score. Keep every case valid and within the time limit. \
@@ -169,22 +154,7 @@ pub fn render_plugin(spec: &Spec, environment: &str, language: &Language, start:
     if !environment.trim().is_empty() {
         let _ = writeln!(user, "# Where your program runs\n\n{}\n", environment.trim());
     }
-    let _ = writeln!(user, "# Your program\n\n{}\n", language.contract);
-    user.push_str("# Current program\n\n");
-    match start.provenance.before {
-        Some(before) => {
-            let _ = writeln!(user, "Score {before} -> {} with the program below.", start.score);
-        }
-        None => {
-            let _ = writeln!(user, "Score {} (the starting program).", start.score);
-        }
-    }
-    if let Some(code) = start.provenance.code.as_deref().or(start.solution.text.as_deref()) {
-        let _ = writeln!(user, "\n```{fence}\n{}\n```", code.trim_end());
-    }
-    if let Some(summary) = start.provenance.stdout.as_deref().filter(|s| !s.trim().is_empty()) {
-        let _ = writeln!(user, "\nHow it did:\n{}", summary.trim_end());
-    }
+    current_program(&mut user, language, start, "Score");
     let _ = write!(
         user,
         "\nWrite a better program ({}). It must stay correct on every test. \
@@ -198,6 +168,28 @@ pub fn render_plugin(spec: &Spec, environment: &str, language: &Language, start:
         language.title, language.name
     );
     vec![Message::new("system", system), Message::new("user", user)]
+}
+
+/// The contract, then the parent program with its score (`label`), and how it
+/// did (the contest report or the plugin's verdict and figures).
+fn current_program(user: &mut String, language: &Language, start: &State, label: &str) {
+    let fence = &language.name;
+    let _ = writeln!(user, "# Your program\n\n{}\n", language.contract);
+    user.push_str("# Current program\n\n");
+    match start.provenance.before {
+        Some(before) => {
+            let _ = writeln!(user, "{label} {before} -> {} with the program below.", start.score);
+        }
+        None => {
+            let _ = writeln!(user, "{label} {} (the starting program).", start.score);
+        }
+    }
+    if let Some(code) = start.provenance.code.as_deref().or(start.solution.text.as_deref()) {
+        let _ = writeln!(user, "\n```{fence}\n{}\n```", code.trim_end());
+    }
+    if let Some(summary) = start.provenance.stdout.as_deref().filter(|s| !s.trim().is_empty()) {
+        let _ = writeln!(user, "\nHow it did:\n{}", summary.trim_end());
+    }
 }
 
 fn tail_chars(s: &str, n: usize) -> &str {
@@ -350,6 +342,27 @@ mod tests {
         assert!(messages[0].content.contains("```cpp"));
         let reply = "Idea.\n```c++\nint main() { return 0; }\n```";
         assert_eq!(extract_code(reply, "cpp").unwrap(), "int main() { return 0; }");
+    }
+
+    #[test]
+    fn plugin_prompts_carry_where_it_runs_the_contract_the_kernel_and_its_figures() {
+        let mut start = state(Some("def custom_kernel(data):\n    ..."), Some("valid; score 2.5\nb1_n64_us = 2.5"), Some(3.0));
+        start.solution.text = start.provenance.code.clone();
+        let language = Language::new("python", "KERNEL CONTRACT".into());
+        let messages = render_plugin(&spec(), "GPU: NVIDIA H200 (compute capability 9.0)", &language, &start);
+        let user = &messages[1].content;
+        for needle in [
+            "Toy packing",
+            "# Where your program runs\n\nGPU: NVIDIA H200 (compute capability 9.0)",
+            "KERNEL CONTRACT",
+            "Score 3 -> 2.5",
+            "```python\ndef custom_kernel(data):",
+            "b1_n64_us = 2.5",
+            "stay correct on every test",
+        ] {
+            assert!(user.contains(needle), "missing {needle:?} in\n{user}");
+        }
+        assert!(messages[0].content.contains("performance engineer") && messages[0].content.contains("```python"));
     }
 
     #[test]
