@@ -204,7 +204,7 @@ enum Command {
     /// Run one native program in the sandbox (what plugins use for candidates).
     #[command(after_help = "The job file is JSON: {\"argv\": [...], \"files\": {name: text}, \
         \"copy\": {name: host path}, \"read_only\": [paths], \"devices\": [paths], \"env\": {...}, \
-        \"lock\": path, \"limits\": {\"wall_seconds\", \"cpu_seconds\", \"memory_mib\", \"processes\", \
+        \"lock\": path, \"output_dir\": path (writable as /out), \"limits\": {\"wall_seconds\", \"cpu_seconds\", \"memory_mib\", \"processes\", \
         \"file_mib\", \"open_files\", \"stdout_bytes\"}}. The program runs in bubblewrap (new user, pid, \
         network, ipc and mount namespaces; /usr and the named paths read-only; its files in /job; a \
         private /tmp) under prlimit limits and a wall deadline that kills everything it started. Its \

@@ -224,7 +224,8 @@ pub(crate) enum PackAction {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
-    /// Install the Python packages a pack's plugins need (pip, into the cache).
+    /// Install the Python packages a pack's plugins need (pip, into the pack's
+    /// runtime folder; candidates see it read-only).
     Install {
         /// The pack's folder.
         dir: PathBuf,
