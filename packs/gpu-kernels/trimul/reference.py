@@ -7,7 +7,9 @@ candidate's process), written as the equations read:
     O[b,i,j,d] = sum_k L[b,i,k,d] R[b,j,k,d]
     out = (LayerNorm_H(O) * sigmoid(xh Go^T)) Wout^T
 
-fp32 throughout, with TF32 off so the reference is exact fp32.
+fp32 throughout, with TF32 off so the reference is exact fp32. starter.py
+computes the same today, but it is the candidates' starting point and may
+change; this file is the definition and does not.
 """
 
 import torch
