@@ -39,7 +39,7 @@ Tasks:
   test [CARGO TEST ARGS]          Install what the tests need and is missing (a wasm32
                                   toolchain, pip, the `openai` client, clang for
                                   wasm32-wasi + bubblewrap for C++ and native candidates,
-                                  the Python runtime, torch for the gpu-kernels pack), build
+                                  the Python runtime, the packs' Python packages), build
                                   every target (benches too), then
                                   `cargo test --workspace --locked`
 
@@ -188,22 +188,25 @@ fn test(root: &Path, cargo_test_args: &[String]) -> Result<()> {
     if !status.success() {
         bail!("discover setup failed ({status})");
     }
-    // 4b. The gpu-kernels pack's Python packages (torch, numpy), which the
-    //     TriMul tests run in CPU mode: pip into the pack runtime folder, by
+    // 4b. The packs' Python packages (torch and numpy for gpu-kernels, whose
+    //     TriMul tests run in CPU mode; numpy and scipy for biology): pip into
+    //     each pack's runtime folder, by
     //     the system interpreter candidates run under (does nothing when the
     //     same packages are installed).
     if !succeeds("/usr/bin/python3", &["-m", "pip", "--version"]) {
         eprintln!("== /usr/bin/python3 pip: installing python3-pip");
         apt_install(&["python3-pip"])?;
     }
-    eprintln!("== discover pack install packs/gpu-kernels (torch, numpy)");
-    let status = Command::new(target.join("debug").join("discover"))
-        .args(["pack", "install"])
-        .arg(root.join("packs/gpu-kernels"))
-        .status()
-        .context("running discover pack install")?;
-    if !status.success() {
-        bail!("discover pack install packs/gpu-kernels failed ({status})");
+    for (pack, what) in [("packs/gpu-kernels", "torch, numpy"), ("packs/biology", "numpy, scipy")] {
+        eprintln!("== discover pack install {pack} ({what})");
+        let status = Command::new(target.join("debug").join("discover"))
+            .args(["pack", "install"])
+            .arg(root.join(pack))
+            .status()
+            .context("running discover pack install")?;
+        if !status.success() {
+            bail!("discover pack install {pack} failed ({status})");
+        }
     }
     // 5. The tests.
     eprintln!("== cargo test --workspace --locked");

@@ -255,11 +255,13 @@ class Context:
             argv.append("--unsafe-native")
         return argv, job_path, report_path
 
-    def run(self, argv, files=None, copy=None, limits=None, stdin=b"", read_only=None, devices=None, env=None, lock=None):
+    def run(self, argv, files=None, copy=None, limits=None, stdin=b"", read_only=None, devices=None, env=None, lock=None,
+            output_dir=None):
         """Run a candidate to completion in the sandbox. `files` (name -> text)
-        appear read-only in /job; `copy` (name -> host path) too. Returns a
-        Result (the launcher's report, and the stdout bytes up to the cap)."""
-        cmd, job_path, report_path = self._job(argv, files, copy, limits, read_only, devices, env, lock)
+        appear read-only in /job; `copy` (name -> host path) too; `output_dir`
+        (from `ctx.output_dir()`) is writable inside as /out. Returns a Result
+        (the launcher's report, and the stdout bytes up to the cap)."""
+        cmd, job_path, report_path = self._job(argv, files, copy, limits, read_only, devices, env, lock, output_dir)
         proc = Spawned(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
                        report_path, job_path)
         out, err = proc.proc.communicate(stdin)

@@ -1,0 +1,3 @@
+def denoise(X):
+    """No denoising: the training counts as they are."""
+    return X

@@ -1,0 +1,97 @@
+"""Unit tests of the metrics, the split and the loader, on matrices small
+enough to compute by hand. Run: python3 -m unittest (tests/biology.rs does)."""
+
+import math
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np
+
+import data
+import metrics
+
+
+class Metrics(unittest.TestCase):
+    def test_mse_normalises_rows_to_ten_thousand_and_takes_log1p(self):
+        x_test = np.array([[1.0, 0.0], [0.0, 2.0]])
+        y = np.array([[1.0, 1.0], [3.0, 3.0]])
+        a, b = math.log1p(1e4), math.log1p(5e3)
+        expected = ((a - b) ** 2 + b ** 2 + b ** 2 + (a - b) ** 2) / 4
+        self.assertAlmostEqual(metrics.mse(x_test, y), expected, places=12)
+        self.assertEqual(metrics.mse(x_test, x_test), 0.0)
+
+    def test_poisson_rescales_by_the_totals_in_the_legacy_argument_order(self):
+        x_test, x_train, y = np.array([[1.0, 0.0]]), np.array([[3.0, 6.0]]), np.array([[2.0, 2.0]])
+        y_hat = 2.0 / 9.0
+        expected = ((1.0 - y_hat * math.log(1.0 + 1e-6)) + (0.0 - y_hat * math.log(1e-6))) / 2
+        self.assertAlmostEqual(metrics.poisson(x_test, y, x_train), expected, places=12)
+
+    def test_normalisation_and_the_validity_threshold(self):
+        self.assertAlmostEqual(metrics.normalised(0.2, 0.3, 0.1), 0.5)
+        self.assertEqual(metrics.normalised(0.3, 0.3, 0.1), 0.0)
+        self.assertEqual(metrics.normalised(0.1, 0.3, 0.1), 1.0)
+        x_test, x_train, y = np.array([[1.0, 0.0]]), np.array([[3.0, 6.0]]), np.array([[2.0, 2.0]])
+        p = metrics.poisson(x_test, y, x_train)
+        # Constants that put this Y exactly at 0.97 (valid), then just under it.
+        for normalised, valid in [(0.97, True), (0.9699, False)]:
+            none, perfect = p + normalised, p - (1 - normalised)
+            c = metrics.Constants(1.0, 0.0, none, perfect)
+            s = metrics.score(x_train, x_test, y, c)
+            self.assertAlmostEqual(s["poisson_normalised"], normalised, places=9)
+            self.assertEqual(s["valid"], valid)
+            self.assertAlmostEqual(s["mean_normalised"], (s["mse_normalised"] + s["poisson_normalised"]) / 2)
+
+
+class Split(unittest.TestCase):
+    def test_the_split_is_binomial_point_nine_and_reproducible(self):
+        x = np.full((100, 100), 100.0)
+        train, test = data.split(x, seed=3)
+        self.assertTrue(np.array_equal(train + test, x))
+        self.assertAlmostEqual(train.sum() / x.sum(), 0.9, delta=0.002)
+        # Binomial(100, 0.9) per entry: variance 9.
+        self.assertAlmostEqual(float(np.var(train)), 9.0, delta=0.6)
+        again, _ = data.split(x, seed=3)
+        other, _ = data.split(x, seed=4)
+        self.assertTrue(np.array_equal(train, again))
+        self.assertFalse(np.array_equal(train, other))
+
+    def test_the_simulated_counts_are_sparse_integers_and_seeded(self):
+        x = data.simulate()
+        self.assertEqual(x.shape, (400, 2000))
+        self.assertTrue(np.all(x == np.round(x)) and np.all(x >= 0))
+        self.assertTrue(0.6 < np.mean(x == 0) < 0.9)
+        self.assertTrue(np.array_equal(x, data.simulate()))
+
+
+class Load(unittest.TestCase):
+    def write(self, text):
+        f = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False)
+        f.write(text)
+        f.close()
+        return f.name
+
+    def test_a_csv_loads_and_its_split_is_cached_beside_it(self):
+        path = self.write("cell,g1,g2,g3\nc1,1,0,2\nc2,0,5,1\n")
+        self.assertTrue(np.array_equal(data.load(path), [[1, 0, 2], [0, 5, 1]]))
+        train, test = data.split_cached(path, 0)
+        self.assertTrue(os.path.exists(path + ".split-0-None-None.npz"))
+        again, _ = data.split_cached(path, 0)
+        self.assertTrue(np.array_equal(train, again))
+        self.assertTrue(np.array_equal(data.load(path, cells=1, genes=2), [[1, 0]]))
+
+    def test_bad_counts_are_refused_with_a_reason(self):
+        for text, reason in [
+            ("cell,g1\nc1,0.5\n", "not integers"),
+            ("cell,g1\nc1,-1\n", "negative"),
+            ("cell,g1\n", "at least one cell"),
+        ]:
+            with self.assertRaisesRegex(ValueError, reason):
+                data.load(self.write(text))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,152 @@
+//! The biology pack's denoising problem: the metrics and the split against
+//! hand-computed values (Python unit tests in the pack), the baselines on the
+//! simulated data, hostile denoisers each with its typed outcome (the held-out
+//! counts never reachable), and a short run against a scripted server.
+//!
+//! Needs the pack's packages: `discover pack install packs/biology`
+//! (`.ci/run` does it).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn pack() -> String {
+    root().join("packs/biology").display().to_string()
+}
+
+fn discover(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_discover"));
+    // Hostile denoisers are stopped after 20 s and 1 GiB, not the spec's 120 s and 4 GiB.
+    cmd.args(args).env("DISCOVER_DENOISING_SECONDS", "20").env("DISCOVER_DENOISING_MEMORY_MIB", "1024");
+    cmd
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn exec(program: &Path) -> Value {
+    let out = discover(&["exec", "denoising", program.to_str().unwrap(), "--pack", &pack(), "--json"]).output().unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}: {}", program.display(), text(&out.stderr));
+    serde_json::from_str(&text(&out.stdout)).unwrap()
+}
+
+fn metric(verdict: &Value, name: &str) -> f64 {
+    verdict["metrics"].as_array().unwrap().iter().find(|m| m["name"] == name).unwrap()["value"].as_f64().unwrap()
+}
+
+/// Where `discover pack install packs/biology` put numpy and scipy (as root).
+fn runtime() -> PathBuf {
+    let base = std::env::var_os("DISCOVER_PACK_RUNTIMES").map(PathBuf::from).unwrap_or_else(|| {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            PathBuf::from("/var/cache/discover/packs")
+        } else {
+            discover::cache_dir().unwrap().join("packs")
+        }
+    });
+    base.join("biology-0.1.0/site-packages")
+}
+
+#[test]
+fn the_metrics_split_and_loader_match_hand_computed_values() {
+    let out = Command::new("/usr/bin/python3")
+        .args(["-m", "unittest", "-v", "test_denoising"])
+        .current_dir(root().join("packs/biology/denoising"))
+        .env("PYTHONPATH", runtime())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Ran 7 tests"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn the_baselines_score_in_a_measured_order_and_identity_fails_the_poisson_rule() {
+    let dir = root().join("packs/biology/denoising");
+    let identity = exec(&dir.join("identity.py"));
+    assert_eq!(identity["valid"], false);
+    assert!(identity["reason"].as_str().unwrap().contains("below 0.97"), "{identity}");
+    assert_eq!(metric(&identity, "mse_normalised"), 0.0);
+    let knn = exec(&dir.join("knn_smoothing.py"));
+    let magic = exec(&dir.join("magic.py"));
+    for v in [&knn, &magic] {
+        assert_eq!(v["valid"], true, "{v}");
+        assert!(metric(v, "poisson_normalised") >= 0.97);
+    }
+    // Measured on the simulated data (BENCHMARKS.md): kNN smoothing < identity < MAGIC on the MSE.
+    assert!(metric(&knn, "mse_normalised") < 0.0 && metric(&magic, "mse_normalised") > 0.0, "{knn} {magic}");
+}
+
+#[test]
+fn hostile_denoisers_get_typed_outcomes_and_never_reach_the_held_out_counts() {
+    let dir = root().join("tests/data/denoisers");
+    let cases = [
+        ("memory_bomb.py", "out-of-memory"),
+        ("infinite_loop.py", "timeout"),
+        ("write_input.py", "exception"),
+        ("nan.py", "invalid-result"),
+        ("wrong_shape.py", "invalid-result"),
+        ("negative.py", "invalid-result"),
+    ];
+    // Three at a time: the memory bomb must meet its limit before its deadline.
+    let verdicts: Vec<Value> = cases
+        .chunks(3)
+        .flat_map(|chunk| {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|(file, _)| {
+                        let path = dir.join(file);
+                        s.spawn(move || exec(&path))
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for ((file, failure), verdict) in cases.iter().zip(&verdicts) {
+        assert_eq!(verdict["valid"], false, "{file}: {verdict}");
+        assert_eq!(verdict["failure"], *failure, "{file}: {verdict}");
+    }
+    assert!(verdicts[2]["reason"].as_str().unwrap().contains("Read-only file system"), "{}", verdicts[2]);
+    // The input file is intact for the next candidate.
+    assert_eq!(exec(&root().join("packs/biology/denoising/magic.py"))["valid"], true);
+
+    let leak = exec(&dir.join("read_test.py"));
+    assert_eq!(leak["valid"], true, "{leak}");
+    assert!(leak["output"].as_str().unwrap().contains("found: []"), "{leak}");
+}
+
+#[test]
+fn a_short_run_against_a_scripted_server_keeps_the_best_valid_denoiser() {
+    let magic = std::fs::read_to_string(root().join("packs/biology/denoising/magic.py")).unwrap();
+    let smoother = magic.replace("k, alpha, t = 5, 40.0, 3", "k, alpha, t = 5, 40.0, 4");
+    let good: &'static str = Box::leak(format!("Diffuse one step more.\n\n```python\n{smoother}```\n").into_boxed_str());
+    let nan: &'static str = Box::leak(
+        format!("NaN.\n\n```python\n{}```\n", std::fs::read_to_string(root().join("tests/data/denoisers/nan.py")).unwrap())
+            .into_boxed_str(),
+    );
+    let (url, _stop) = common::scripted_server([good, nan, "No code today."]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let out = discover(&[
+        "run", "denoising", "--pack", &pack(), "--policy", "openai", "--base-url", &url, "--steps", "1", "--groups", "1",
+        "--group-size", "3", "--retry-backoff", "0.01", "--json", "--out", dir.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (rollouts, kinds) = common::rollouts(&dir);
+    assert_eq!(rollouts.len(), 3);
+    assert!(kinds.contains(&"invalid-result".to_string()) && kinds.contains(&"no-code".to_string()), "{kinds:?}");
+    let verdict: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("best/verdict.json")).unwrap()).unwrap();
+    assert_eq!(verdict["valid"], true);
+    assert!(std::fs::read_to_string(dir.join("best/program.py")).unwrap().contains("def denoise"));
+}

@@ -1,0 +1,3 @@
+def denoise(X):
+    while True:
+        pass

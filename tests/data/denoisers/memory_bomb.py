@@ -1,0 +1,4 @@
+def denoise(X):
+    chunks = []
+    while True:
+        chunks.append(bytearray(256 << 20))
