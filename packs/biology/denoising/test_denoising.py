@@ -83,6 +83,10 @@ class Load(unittest.TestCase):
         self.assertTrue(np.array_equal(train, again))
         self.assertTrue(np.array_equal(data.load(path, cells=1, genes=2), [[1, 0]]))
 
+    def test_float_round_trip_noise_is_rounded_to_counts(self):
+        path = self.write("cell,g1,g2\nc1,0.999999999999999,3.00000000000001\n")
+        self.assertTrue(np.array_equal(data.load(path), [[1.0, 3.0]]))
+
     def test_bad_counts_are_refused_with_a_reason(self):
         for text, reason in [
             ("cell,g1\nc1,0.5\n", "not integers"),
