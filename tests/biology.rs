@@ -64,7 +64,7 @@ fn the_metrics_split_and_loader_match_hand_computed_values() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("Ran 8 tests"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Ran 10 tests"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -82,6 +82,44 @@ fn the_baselines_score_in_a_measured_order_and_identity_fails_the_poisson_rule()
     }
     // Measured on the simulated data (BENCHMARKS.md): kNN smoothing < identity < MAGIC on the MSE.
     assert!(metric(&knn, "mse_normalised") < 0.0 && metric(&magic, "mse_normalised") > 0.0, "{knn} {magic}");
+}
+
+/// Write `counts_expr` (a Python expression over numpy `np` and the pack's
+/// `data` module) as an .h5ad with anndata.
+fn write_h5ad(path: &Path, counts_expr: &str) {
+    let script = format!(
+        "import sys; sys.path.insert(0, {:?})\nimport numpy as np, anndata, data\nanndata.AnnData(X={counts_expr}).write_h5ad({:?})\n",
+        root().join("packs/biology/denoising").display().to_string(),
+        path.display().to_string()
+    );
+    let out = Command::new("/usr/bin/python3").arg("-c").arg(script).env("PYTHONPATH", runtime()).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn an_h5ad_of_the_simulated_counts_scores_exactly_like_them_and_bad_files_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h5ad = tmp.path().join("simulated.h5ad");
+    write_h5ad(&h5ad, "data.simulate()");
+    let magic = root().join("packs/biology/denoising/magic.py");
+    let from_memory = exec(&magic);
+    let out = discover(&["exec", "denoising", magic.to_str().unwrap(), "--pack", &pack(), "--json"])
+        .env("DISCOVER_DENOISING_DATA", &h5ad)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let from_file: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(from_file["score"], from_memory["score"]);
+    assert_eq!(metric(&from_file, "poisson"), metric(&from_memory, "poisson"));
+
+    let bad = tmp.path().join("normalised.h5ad");
+    write_h5ad(&bad, "np.log1p(data.simulate(cells=5, genes=7))");
+    let out = discover(&["exec", "denoising", magic.to_str().unwrap(), "--pack", &pack()])
+        .env("DISCOVER_DENOISING_DATA", &bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("the counts are not integers"), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -189,7 +189,7 @@ fn test(root: &Path, cargo_test_args: &[String]) -> Result<()> {
         bail!("discover setup failed ({status})");
     }
     // 4b. The packs' Python packages (torch and numpy for gpu-kernels, whose
-    //     TriMul tests run in CPU mode; numpy and scipy for biology): pip into
+    //     TriMul tests run in CPU mode; numpy, scipy and anndata for biology): pip into
     //     each pack's runtime folder, by
     //     the system interpreter candidates run under (does nothing when the
     //     same packages are installed).
@@ -197,7 +197,7 @@ fn test(root: &Path, cargo_test_args: &[String]) -> Result<()> {
         eprintln!("== /usr/bin/python3 pip: installing python3-pip");
         apt_install(&["python3-pip"])?;
     }
-    for (pack, what) in [("packs/gpu-kernels", "torch, numpy"), ("packs/biology", "numpy, scipy")] {
+    for (pack, what) in [("packs/gpu-kernels", "torch, numpy"), ("packs/biology", "numpy, scipy, anndata")] {
         eprintln!("== discover pack install {pack} ({what})");
         let status = Command::new(target.join("debug").join("discover"))
             .args(["pack", "install"])

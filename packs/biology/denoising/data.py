@@ -61,31 +61,42 @@ def check_counts(x, source):
     return np.round(x)
 
 
-def load(path, cells=None, genes=None):
-    """Counts from a CSV (cells x genes, a header row and an index column) or
-    a .npy file; `cells`/`genes` keep the first N of each for quick runs.
-    celltypist's `sample_cell_by_gene.csv` (559 cells x 32786 genes of UMI
-    counts) is such a CSV."""
-    if path.endswith(".npy"):
+def load(path, cells=None, genes=None, layer=None):
+    """Counts from an AnnData `.h5ad` (raw counts in X, or in the named
+    `layer`), a CSV (cells x genes, a header row and an index column) or a .npy
+    file; `cells`/`genes` keep the first N of each for quick runs. celltypist's
+    `sample_cell_by_gene.csv` (559 cells x 32786 genes of UMI counts) is such a
+    CSV."""
+    if path.endswith(".h5ad"):
+        import anndata
+
+        adata = anndata.read_h5ad(path)
+        if layer is not None and layer not in adata.layers:
+            raise ValueError("%s has no layer %r (layers: %s)" % (path, layer, ", ".join(adata.layers.keys()) or "none"))
+        m = adata.layers[layer] if layer is not None else adata.X
+        if m is None:
+            raise ValueError("%s has no X matrix" % path)
+        x = np.asarray(m.toarray() if hasattr(m, "toarray") else m, dtype=np.float64)
+    elif path.endswith(".npy"):
         x = np.load(path, allow_pickle=False).astype(np.float64)
     elif path.endswith(".csv"):
         with open(path) as f:
             rows = list(csv.reader(f))
         x = np.array([[float(v) for v in row[1:]] for row in rows[1:]], dtype=np.float64)
     else:
-        raise ValueError("%s: unsupported format (use .csv or .npy)" % path)
+        raise ValueError("%s: unsupported format (use .h5ad, .csv or .npy)" % path)
     x = check_counts(x, path)
     return x[:cells, :genes]
 
 
-def split_cached(path, seed, cells=None, genes=None):
+def split_cached(path, seed, cells=None, genes=None, layer=None):
     """The split of a file's counts, cached beside it so every rollout of a run
     (and every later run with the same seed) sees the same split."""
-    cache = "%s.split-%d-%s-%s.npz" % (path, seed, cells, genes)
+    cache = "%s.split-%d-%s-%s%s.npz" % (path, seed, cells, genes, "" if layer is None else "-" + layer)
     if os.path.exists(cache):
         with np.load(cache, allow_pickle=False) as z:
             return z["train"], z["test"]
-    train, test = split(load(path, cells, genes), seed)
+    train, test = split(load(path, cells, genes, layer), seed)
     tmp = cache + ".tmp.npz"
     np.savez(tmp, train=train, test=test)
     os.replace(tmp, cache)

@@ -3,8 +3,9 @@
 The policy writes `denoise(X_train) -> Y`. The plugin holds one dataset and
 its molecular cross-validation split; a candidate runs in a fresh sandboxed
 process that sees only X_train; its Y is scored here against the held-out
-X_test (metrics.py). The dataset: $DISCOVER_DENOISING_DATA (a .csv or .npy
-count matrix; $DISCOVER_DENOISING_CELLS / _GENES keep the first N), else
+X_test (metrics.py). The dataset: $DISCOVER_DENOISING_DATA (an .h5ad with raw
+counts in X or in the layer $DISCOVER_DENOISING_LAYER, a .csv or a .npy;
+$DISCOVER_DENOISING_CELLS / _GENES keep the first N), else
 counts simulated from a low-rank negative-binomial model (data.py).
 """
 
@@ -41,7 +42,8 @@ class Denoising(dp.Problem):
         path = os.environ.get("DISCOVER_DENOISING_DATA")
         if path:
             cells, genes = env_int("DISCOVER_DENOISING_CELLS"), env_int("DISCOVER_DENOISING_GENES")
-            self.train, self.test = data.split_cached(os.path.abspath(path), SPLIT_SEED, cells, genes)
+            layer = os.environ.get("DISCOVER_DENOISING_LAYER") or None
+            self.train, self.test = data.split_cached(os.path.abspath(path), SPLIT_SEED, cells, genes, layer)
             self.dataset = os.path.basename(path)
         else:
             self.train, self.test = data.split(data.simulate(), SPLIT_SEED)

@@ -97,5 +97,43 @@ class Load(unittest.TestCase):
                 data.load(self.write(text))
 
 
+class H5ad(unittest.TestCase):
+    def write(self, x, layers=None):
+        import anndata
+
+        path = tempfile.mktemp(suffix=".h5ad")
+        anndata.AnnData(X=x, layers=layers or {}).write_h5ad(path)
+        return path
+
+    def test_an_h5ad_written_by_anndata_loads_and_scores_like_the_counts_in_memory(self):
+        import scipy.sparse
+
+        counts = data.simulate(cells=60, genes=80)
+        for stored in [counts, scipy.sparse.csr_matrix(counts)]:
+            path = self.write(stored)
+            self.assertTrue(np.array_equal(data.load(path), counts))
+            train, test = data.split_cached(path, 0)
+            ref_train, ref_test = data.split(counts, 0)
+            self.assertTrue(np.array_equal(train, ref_train) and np.array_equal(test, ref_test))
+            c, ref = metrics.Constants.of(train, test), metrics.Constants.of(ref_train, ref_test)
+            self.assertEqual(metrics.score(train, test, train / 2, c), metrics.score(ref_train, ref_test, ref_train / 2, ref))
+        # Raw counts in a layer, something else in X.
+        path = self.write(np.log1p(counts), layers={"counts": counts})
+        self.assertTrue(np.array_equal(data.load(path, layer="counts"), counts))
+        with self.assertRaisesRegex(ValueError, "not integers"):
+            data.load(path)
+        with self.assertRaisesRegex(ValueError, "no layer 'raw'"):
+            data.load(path, layer="raw")
+
+    def test_bad_h5ad_files_are_refused_with_a_reason(self):
+        for x, reason in [
+            (np.full((3, 4), 0.5), "not integers"),
+            (-np.ones((3, 4)), "negative"),
+            (np.zeros((0, 4)), "at least one cell"),
+        ]:
+            with self.assertRaisesRegex(ValueError, reason):
+                data.load(self.write(x))
+
+
 if __name__ == "__main__":
     unittest.main()
