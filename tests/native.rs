@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use discover::candidate::native::{self, Isolation, NativeJob, NativeLimits, NativeOutcome, NativeReport};
+use discover::contract::failure::ProgramFailure;
 
 /// A writer the test can read afterwards.
 #[derive(Clone, Default)]
@@ -87,6 +88,7 @@ fn a_well_behaved_program_exits_zero_with_its_output_relayed() {
     assert_eq!(out, "hello world\n");
     assert_eq!(report.stdout_bytes, 12);
     assert_eq!(report.isolation, Isolation::Bubblewrap);
+    assert_eq!(report.failure, None);
 }
 
 #[test]
@@ -116,6 +118,9 @@ fn a_fork_bomb_hits_the_process_limit_and_dies_with_its_namespace() {
 fn an_infinite_loop_uses_its_cpu_seconds() {
     let (report, _) = python("spin.py", "while True:\n    pass\n", &[], NativeLimits { cpu_seconds: 2, ..limits(20.0) });
     assert_eq!(report.outcome, NativeOutcome::CpuLimit { seconds: 2 }, "{}", report.stderr_tail);
+    // The launcher names the failure kind and says it in words, for plugins in any language.
+    assert_eq!(report.failure, Some(ProgramFailure::TimeLimit));
+    assert_eq!(report.summary, "used its 2 s of CPU time and was stopped");
     assert!(report.cpu_seconds >= 1.5, "{}", report.cpu_seconds);
 }
 

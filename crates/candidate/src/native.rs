@@ -42,7 +42,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use discover_contract::failure::ProgramFailure;
 use serde::{Deserialize, Serialize};
+
+use crate::output::Output;
 
 /// The uid and gid a root host drops to before creating the sandbox.
 const NOBODY: u32 = 65534;
@@ -133,6 +136,20 @@ impl NativeOutcome {
         matches!(self, NativeOutcome::Exited { code: 0 })
     }
 
+    /// The program failure a caller should record, `None` for a clean exit.
+    pub fn failure(&self) -> Option<ProgramFailure> {
+        Some(match self {
+            NativeOutcome::Exited { code: 0 } => return None,
+            NativeOutcome::CpuLimit { .. } => ProgramFailure::TimeLimit,
+            NativeOutcome::WallTimeout { .. } => ProgramFailure::Timeout,
+            NativeOutcome::OutOfMemory { .. } => ProgramFailure::OutOfMemory,
+            NativeOutcome::OutputTooLarge { .. } => ProgramFailure::OutputTooLarge,
+            NativeOutcome::Exited { .. } | NativeOutcome::Signaled { .. } | NativeOutcome::Orphaned => {
+                ProgramFailure::RuntimeError
+            }
+        })
+    }
+
     /// One line for people and prompts.
     pub fn summary(&self) -> String {
         match self {
@@ -152,6 +169,10 @@ impl NativeOutcome {
 pub struct NativeReport {
     #[serde(flatten)]
     pub outcome: NativeOutcome,
+    /// The outcome in words, and the failure kind to record (`None`: a clean
+    /// exit), so callers in any language name them alike.
+    pub summary: String,
+    pub failure: Option<ProgramFailure>,
     pub wall_seconds: f64,
     /// User + system CPU time of the sandbox's processes (sampled every 20 ms).
     pub cpu_seconds: f64,
@@ -453,21 +474,12 @@ pub fn run(job: &NativeJob, isolation: Isolation, stdin: Stdio, stdout: Box<dyn 
     let tail = {
         let mut from = child.stderr.take().expect("piped");
         std::thread::spawn(move || {
-            let mut kept: Vec<u8> = Vec::new();
+            let kept = Output::new(STDERR_TAIL_BYTES, u64::MAX);
             let mut buf = vec![0u8; 16 << 10];
-            loop {
-                match from.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        kept.extend_from_slice(&buf[..n]);
-                        if kept.len() > 2 * STDERR_TAIL_BYTES {
-                            kept.drain(..kept.len() - STDERR_TAIL_BYTES);
-                        }
-                    }
-                }
+            while let Ok(n @ 1..) = from.read(&mut buf) {
+                kept.push(&buf[..n]);
             }
-            let from = kept.len().saturating_sub(STDERR_TAIL_BYTES);
-            String::from_utf8_lossy(&kept[from..]).into_owned()
+            kept.text()
         })
     };
 
@@ -517,6 +529,8 @@ pub fn run(job: &NativeJob, isolation: Isolation, stdin: Stdio, stdout: Box<dyn 
         None => classify(status, cpu_seconds, &stderr_tail, &limits, isolation),
     };
     Ok(NativeReport {
+        summary: outcome.summary(),
+        failure: outcome.failure(),
         outcome,
         wall_seconds,
         cpu_seconds,

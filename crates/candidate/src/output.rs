@@ -88,6 +88,12 @@ impl Output {
         }
     }
 
+    /// Keep `bytes` as a host-side reader's tail (no marker scanning, no
+    /// trap): for native candidates' stderr.
+    pub fn push(&self, bytes: &[u8]) {
+        self.0.lock().unwrap().push(bytes);
+    }
+
     /// The kept bytes as text (lossy), for error messages.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.captured().tail).into_owned()

@@ -111,18 +111,6 @@ class Limits:
         return dict(self.__dict__)
 
 
-# How the launcher's outcomes map to the host's program failure kinds.
-_FAILURES = {
-    "cpu-limit": "time-limit",
-    "wall-timeout": "timeout",
-    "out-of-memory": "out-of-memory",
-    "output-too-large": "output-too-large",
-    "signaled": "runtime-error",
-    "exited": "runtime-error",
-    "orphaned": "runtime-error",
-}
-
-
 class Result:
     """A finished native candidate: the launcher's report and its stdout."""
 
@@ -140,7 +128,8 @@ class Result:
 
     @property
     def failure(self):
-        return None if self.ok else _FAILURES.get(self.outcome, "runtime-error")
+        """The host's program failure kind (the launcher names it), None when ok."""
+        return self.report["failure"]
 
     @property
     def stderr_tail(self):
@@ -150,22 +139,15 @@ class Result:
     def wall_seconds(self):
         return self.report["wall_seconds"]
 
+    def answers(self, nonce):
+        """What a harness reported behind `nonce`: the stdout lines that start
+        with it, without it. Anything else the program printed is ignored."""
+        lines = self.stdout.decode("utf-8", "replace").splitlines()
+        return [line[len(nonce):] for line in lines if line.startswith(nonce)]
+
     def summary(self):
-        o = self.outcome
-        r = self.report
-        if o == "exited":
-            return "the program exited with status %d" % r["code"]
-        if o == "signaled":
-            return "the program was killed by signal %d" % r["signal"]
-        if o == "cpu-limit":
-            return "the program used its %d s of CPU time" % r["seconds"]
-        if o == "wall-timeout":
-            return "the program ran past its %g s wall deadline and was stopped" % r["seconds"]
-        if o == "out-of-memory":
-            return "the program ran out of its %d MiB of memory" % r["mib"]
-        if o == "output-too-large":
-            return "the program wrote more than %d bytes to stdout" % r["bytes"]
-        return "the program was stopped (%s)" % o
+        """The outcome in words (the launcher's own)."""
+        return "the program " + self.report["summary"]
 
 
 class Spawned:

@@ -40,7 +40,7 @@ pub const MANIFEST: &str = "pack.toml";
 /// Largest file a pack may hand the host (a component, a starter, the manifest).
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub name: String,
@@ -170,7 +170,8 @@ impl Pack {
         let root = root.canonicalize().with_context(|| format!("no pack at {}", root.display()))?;
         let dir = Dir::open_ambient_dir(&root, ambient_authority())
             .with_context(|| format!("cannot open the pack folder {}", root.display()))?;
-        let mut pack = Pack { root, dir, manifest: Manifest { name: String::new(), version: String::new(), description: String::new(), problems: vec![] } };
+        // The manifest is read through the same checked opener as every other file.
+        let mut pack = Pack { root, dir, manifest: Manifest::default() };
         let text = pack.read_text(MANIFEST).with_context(|| format!("{} has no readable {MANIFEST}", pack.root.display()))?;
         pack.manifest = toml::from_str(&text).map_err(|e| anyhow!("{}: {}", pack.root.join(MANIFEST).display(), e.message().trim()))?;
         pack.validate()?;

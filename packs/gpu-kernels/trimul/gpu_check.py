@@ -76,7 +76,8 @@ class Spawned:
         self._kill_group()
         self.errors.seek(0)
         err = self.errors.read().decode("utf-8", "replace")
-        return {"outcome": "exited", "code": code, "wall_seconds": 0.0, "stderr_tail": err[-4000:]}
+        return {"outcome": "exited", "code": code, "summary": "exited with status %d" % code,
+                "failure": None if code == 0 else "runtime-error", "wall_seconds": 0.0, "stderr_tail": err[-4000:]}
 
 
 def plain_event_times(problem, kernel, shapes, reps=10, warmup=3):

@@ -83,6 +83,12 @@ pub fn show_plugin(problem: &PluginProblem, as_json: bool) {
     println!("\nCandidates (`discover exec {} PROGRAM --pack DIR`):\n{}", spec.id, p.contract.trim_end());
 }
 
+/// A verdict's metrics as `[{"name", "value"}]`, in the problem's order (run
+/// directories' `best/verdict.json`, `exec --json` of plugin problems).
+pub fn metrics_list(v: &Verdict) -> Value {
+    Value::Array(v.metrics.iter().map(|(k, x)| json!({"name": k, "value": x})).collect())
+}
+
 pub fn verdict(spec: &Spec, v: &Verdict, as_json: bool) {
     if as_json {
         let metrics: Map<String, Value> = v.metrics.iter().map(|(k, x)| (k.clone(), number(*x))).collect();

@@ -223,7 +223,7 @@ fn exec_plugin(problem: &crate::plugin::PluginProblem, source: String, seed: u64
                 "score": verdict.score,
                 "reason": verdict.reason,
                 "failure": answer.failure,
-                "metrics": verdict.metrics.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
+                "metrics": super::output::metrics_list(&verdict),
                 "output": answer.output,
                 "seconds": seconds,
             })

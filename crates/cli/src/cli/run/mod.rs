@@ -271,7 +271,7 @@ pub(crate) fn write_best(problem: &Problem, dir: &RunDir, best: &State) -> Resul
         "valid": verdict.valid,
         "score": verdict.score,
         "reason": verdict.reason,
-        "metrics": verdict.metrics.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
+        "metrics": crate::cli::output::metrics_list(&verdict),
         "state": {"id": best.id, "parent": best.parent, "step": best.step},
     });
     write_atomic(&dir.path("best/verdict.json"), serde_json::to_string_pretty(&record)?.as_bytes())?;
@@ -316,7 +316,7 @@ fn write_best_plugin(env: &PluginEnv, dir: &RunDir, best: &State) -> Result<()> 
         "valid": verdict.valid,
         "score": verdict.score,
         "reason": verdict.reason,
-        "metrics": verdict.metrics.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
+        "metrics": crate::cli::output::metrics_list(&verdict),
         "output": answer.output,
         "state": {"id": best.id, "parent": best.parent, "step": best.step},
     });
