@@ -132,6 +132,7 @@ fn hostile_denoisers_get_typed_outcomes_and_never_reach_the_held_out_counts() {
         ("nan.py", "invalid-result"),
         ("wrong_shape.py", "invalid-result"),
         ("negative.py", "invalid-result"),
+        ("forged_answer.py", "invalid-result"),
     ];
     // Three at a time: the memory bomb must meet its limit before its deadline.
     let verdicts: Vec<Value> = cases

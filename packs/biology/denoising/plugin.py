@@ -115,10 +115,14 @@ class Denoising(dp.Problem):
         tail = result.stderr_tail[-1500:]
         if not result.ok:
             return dp.invalid(result.summary(), failure=result.failure, output=tail)
-        answers = [l for l in result.stdout.decode("utf-8", "replace").splitlines() if l.startswith(nonce)]
+        answers = result.answers(nonce)
         if len(answers) != 1:
             return dp.invalid("the program gave no answer", failure="no-result", output=tail)
-        answer = json.loads(answers[0][len(nonce):])
+        try:
+            answer = json.loads(answers[0])
+        except ValueError:
+            # Only a candidate that dug the nonce out of the harness writes such a line.
+            return dp.invalid("the answer is not JSON", failure="invalid-result", output=tail)
         if answer.get("memory"):
             return dp.invalid("denoise ran out of its %d MiB of memory:\n%s" % (self.memory_mib, answer.get("error", "")),
                               failure="out-of-memory", output=tail)

@@ -67,11 +67,11 @@ class Problem(dp.Problem):
         output = result.stderr_tail[-500:]
         if not result.ok:
             return dp.invalid(result.summary(), failure=result.failure, output=output)
-        lines = [l for l in result.stdout.decode("utf-8", "replace").splitlines() if l.startswith(nonce)]
-        if len(lines) != 1:
+        answers = result.answers(nonce)
+        if len(answers) != 1:
             return dp.invalid("the program returned no result", failure="no-result", output=output)
         try:
-            xs = json.loads(lines[0][len(nonce):])
+            xs = json.loads(answers[0])
         except ValueError:
             return dp.invalid("the result is not JSON", failure="invalid-result", output=output)
         if len(xs) != N or not all(isinstance(x, (int, float)) and 0.0 <= x <= 1.0 for x in xs):
