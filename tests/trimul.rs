@@ -126,6 +126,7 @@ fn every_hostile_kernel_gets_its_typed_failure() {
         ("half", "wrong-answer", "values are wrong"),
         ("nomask", "wrong-answer", "_mask_"),
         ("nonce", "", ""),
+        ("malformed", "invalid-result", "a malformed answer"),
     ];
     // Two at a time: each is a plugin process and a sandboxed harness.
     let results: Vec<(String, Value)> = std::thread::scope(|s| {

@@ -243,7 +243,11 @@ class TriMul(dp.Problem):
             for raw in job.stdout:
                 text = raw.decode("utf-8", "replace")
                 if text.startswith(nonce):
-                    lines.put(json.loads(text[len(nonce):]))
+                    try:
+                        lines.put(json.loads(text[len(nonce):]))
+                    except ValueError:
+                        # Only a candidate that dug the nonce out of the harness writes this.
+                        lines.put({"ok": False, "malformed": True})
             lines.put(None)
 
         threading.Thread(target=pump, daemon=True).start()
@@ -309,6 +313,8 @@ class TriMul(dp.Problem):
             if answer is None:
                 job.kill()
                 return None, "the program stopped answering (or ran out of time) on %s" % shape_name(shape), outer
+            if answer.get("malformed"):
+                return None, "a malformed answer behind the nonce on %s (a forged line)" % shape_name(shape), outer
             if not answer.get("ok"):
                 return None, "custom_kernel failed on %s:\n%s" % (shape_name(shape), answer.get("error", "")), outer
             path = os.path.join(out_dir, name)
@@ -373,6 +379,8 @@ class TriMul(dp.Problem):
             return {"_died": True, "reason": why}
         if why.startswith("custom_kernel failed"):
             failure = "exception"
+        if why.startswith("a malformed answer"):
+            failure = "invalid-result"
         return dp.invalid(why, failure=failure)
 
     def _floor(self, shape):
