@@ -1,6 +1,7 @@
 """Runs inside the candidate's sandbox: load X_train, call denoise, write Y.
 
-Only the training counts are here (/job/train.npy, read-only); the held-out
+Only the training counts are here (/job/train.npz, read-only: a dense array,
+or the parts of a CSR matrix when the plugin was asked for sparse input); the held-out
 test counts never leave the plugin's process. What this writes is checked
 there (shape, finite, non-negative) before any metric is computed.
 """
@@ -25,7 +26,13 @@ def reply(obj):
 try:
     import numpy as np
 
-    x = np.load(os.path.join(JOB, "train.npy"), allow_pickle=False)
+    with np.load(os.path.join(JOB, "train.npz"), allow_pickle=False) as z:
+        if str(z["format"]) == "csr":
+            import scipy.sparse
+
+            x = scipy.sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+        else:
+            x = z["x"]
     sys.path.insert(0, JOB)
     import candidate
 

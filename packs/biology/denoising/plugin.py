@@ -37,17 +37,27 @@ def env_int(name):
     return int(value) if value else None
 
 
+def input_format():
+    value = os.environ.get("DISCOVER_DENOISING_INPUT") or "dense"
+    if value not in ("dense", "sparse"):
+        raise ValueError("DISCOVER_DENOISING_INPUT is %r; use dense or sparse" % value)
+    return value
+
+
 class Denoising(dp.Problem):
     def __init__(self):
-        path = os.environ.get("DISCOVER_DENOISING_DATA")
-        if path:
+        source = os.environ.get("DISCOVER_DENOISING_DATA")
+        if source:
             cells, genes = env_int("DISCOVER_DENOISING_CELLS"), env_int("DISCOVER_DENOISING_GENES")
             layer = os.environ.get("DISCOVER_DENOISING_LAYER") or None
-            self.train, self.test = data.split_cached(os.path.abspath(path), SPLIT_SEED, cells, genes, layer)
-            self.dataset = os.path.basename(path)
+            path = data.resolve(source)
+            self.train, self.test = data.split_cached(path, SPLIT_SEED, cells, genes, layer)
+            self.dataset = data.NAMED[source].about if source in data.NAMED else os.path.basename(path)
         else:
             self.train, self.test = data.split(data.simulate(), SPLIT_SEED)
-            self.dataset = "simulated (400 cells x 2000 genes, negative binomial, 5 cell types)"
+            self.dataset = ("simulated (400 cells x 2000 genes, low-rank negative binomial: 5 cell types, 3 continuous "
+                            "programs, libraries around 3000 molecules)")
+        self.sparse = input_format() == "sparse"
         self.constants = metrics.Constants.of(self.train, self.test)
         # Seconds a candidate may take ($DISCOVER_DENOISING_SECONDS, default 120).
         self.seconds = float(os.environ.get("DISCOVER_DENOISING_SECONDS") or 120)
@@ -77,10 +87,11 @@ class Denoising(dp.Problem):
             % (self.dataset, cells, genes, 100 * zeros, c.mse_none, c.mse_perfect, c.poisson_none, c.poisson_perfect)
         )
         contract = (
-            "A Python file defining `denoise(X)`: X is a numpy float64 array of raw counts, cells x genes "
-            "(%d x %d). Return Y, the same shape, finite and non-negative (a numpy array or a scipy sparse matrix). "
-            "numpy and scipy are available. It runs in a fresh process with no network and no files but X, for at "
-            "most %g s and %d MiB." % (cells, genes, self.seconds, self.memory_mib)
+            "A Python file defining `denoise(X)`: X holds raw counts, cells x genes (%d x %d), as %s. Return Y, the "
+            "same shape, finite and non-negative (a numpy array or a scipy sparse matrix). numpy and scipy are "
+            "available. It runs in a fresh process with no network and no files but X, for at most %g s and %d MiB."
+            % (cells, genes, "a scipy.sparse CSR matrix (float64)" if self.sparse else "a numpy float64 array",
+               self.seconds, self.memory_mib)
         )
         return dp.spec(id="denoising", title="Single-cell RNA-seq denoising (molecular cross-validation)",
                        direction="maximize", language="python", statement=statement, contract=contract,
@@ -93,15 +104,22 @@ class Denoising(dp.Problem):
     def evaluate(self, source, ctx):
         if self.scratch_train is None:
             os.makedirs(ctx.scratch, exist_ok=True)
-            self.scratch_train = os.path.join(ctx.scratch, "train-%d.npy" % os.getpid())
-            np.save(self.scratch_train, self.train, allow_pickle=False)
+            self.scratch_train = os.path.join(ctx.scratch, "train-%d.npz" % os.getpid())
+            if self.sparse:
+                import scipy.sparse
+
+                m = scipy.sparse.csr_matrix(self.train)
+                np.savez(self.scratch_train, format="csr", data=m.data, indices=m.indices, indptr=m.indptr,
+                         shape=np.array(m.shape))
+            else:
+                np.savez(self.scratch_train, format="dense", x=self.train)
         out = ctx.output_dir()
         nonce = secrets.token_hex(16)
         try:
             result = ctx.run(
                 [ctx.python, "/job/harness.py"],
                 files={"candidate.py": source, "harness.py": read("harness.py")},
-                copy={"train.npy": self.scratch_train},
+                copy={"train.npz": self.scratch_train},
                 stdin=(nonce + "\n").encode(),
                 output_dir=out,
                 limits=dp.Limits(wall_seconds=self.seconds, cpu_seconds=int(2 * self.seconds), memory_mib=self.memory_mib,

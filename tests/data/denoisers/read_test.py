@@ -15,7 +15,7 @@ def denoise(X):
                 "/var/cache/discover/**/*.npz", "/root/**/*.npy"]
     for pattern in patterns:
         for path in glob.glob(pattern, recursive=True):
-            if path.endswith("train.npy") or path.startswith("/proc/self") or "/job/candidate" in path:
+            if path == "/job/train.npz" or path.startswith("/proc/self") or "/job/candidate" in path:
                 continue
             if "site-packages" in path:
                 continue
