@@ -75,7 +75,7 @@ fn the_metrics_split_and_loader_match_hand_computed_values() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("Ran 10 tests"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Ran 12 tests"), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -94,9 +94,36 @@ class Load(unittest.TestCase):
             ("cell,g1\nc1,0.5\n", "not integers"),
             ("cell,g1\nc1,-1\n", "negative"),
             ("cell,g1\n", "at least one cell"),
+            ("cell,g1,g2\nc1,1,2\nc2,3\n", "line 3: 2 fields, the header has 3"),
+            ("cell,g1\nc1,lots\n", "line 2: could not convert"),
         ]:
             with self.assertRaisesRegex(ValueError, reason):
                 data.load(self.write(text))
+
+    def test_a_named_dataset_resolves_from_its_folder_and_unknown_names_are_refused(self):
+        folder = tempfile.mkdtemp()
+        os.environ["DISCOVER_DENOISING_DATASETS"] = folder
+        try:
+            # Already fetched: nothing is downloaded.
+            path = os.path.join(folder, data.NAMED["celltypist"].file_name)
+            with open(path, "w") as f:
+                f.write("cell,g1\nc1,1\n")
+            self.assertEqual(data.resolve("celltypist"), path)
+            with self.assertRaisesRegex(ValueError, "not a named dataset"):
+                data.resolve("pbmc")
+            with self.assertRaisesRegex(ValueError, "no dataset named 'pbmc'"):
+                data.fetch("pbmc")
+        finally:
+            del os.environ["DISCOVER_DENOISING_DATASETS"]
+
+    def test_the_split_cache_is_small_and_exact(self):
+        counts = data.simulate(cells=50, genes=300)
+        path = tempfile.mktemp(suffix=".npy")
+        np.save(path, counts)
+        train, test = data.split_cached(path, 1)
+        cached_train, cached_test = data.split_cached(path, 1)
+        self.assertTrue(np.array_equal(train, cached_train) and np.array_equal(test, cached_test))
+        self.assertLess(os.path.getsize(path + ".split-1-None-None.npz"), os.path.getsize(path) / 4)
 
 
 class H5ad(unittest.TestCase):
