@@ -12,12 +12,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{anyhow, Result};
 use serde::Serialize;
 
-use discover_candidate::cpp::{CaseLimits, CaseOutcome, Prepared, StdioRuntime};
+use discover_candidate::cpp::{CaseLimits, CaseOutcome, Cpp, Prepared, StdioRuntime};
 use discover_contract::failure::{FailureKind, ProgramFailure, RolloutFailure};
 use discover_contract::Solution;
 use discover_engine::parallel::map_ordered;
@@ -368,4 +369,33 @@ impl ContestEnv {
         }
         self.evaluated(&program.language, code)
     }
+}
+
+/// The official public cases: seeds 0..150.
+pub const DEFAULT_CASES: std::ops::Range<u64> = 0..150;
+
+/// The C++ runtime, caching compiled programs under `<cache>/cpp`.
+pub fn cpp_runtime(cache_dir: Option<&Path>) -> Result<Cpp> {
+    match cache_dir {
+        Some(dir) => Cpp::new(&dir.join("cpp")),
+        None => Cpp::user_default(),
+    }
+}
+
+/// A runner for `problem` on `cases` with `workers` cases at once: C++
+/// programs, and Python ones when `python` (the runtime of `discover setup`).
+pub fn runner(
+    problem: ContestProblem,
+    cache_dir: Option<&Path>,
+    cases: Vec<u64>,
+    workers: usize,
+    python: bool,
+) -> Result<ContestRunner> {
+    let limits = CaseLimits::contest(problem.time_limit_seconds());
+    let mut runtimes: Vec<Arc<dyn StdioRuntime>> = vec![Arc::new(cpp_runtime(cache_dir)?)];
+    if python {
+        let runtime = discover_candidate::python::Runtime::load(&crate::python_paths(cache_dir)?)?;
+        runtimes.push(Arc::new(Arc::new(discover_candidate::python::stdio::PythonStdio::new(Arc::new(runtime))?)));
+    }
+    Ok(ContestRunner::new(problem, runtimes, ContestSettings { cases, workers, limits }))
 }

@@ -15,7 +15,9 @@
 //! trait), the problem evaluator and the candidate runtimes; only front ends
 //! (the CLI today) depend on it.
 
+pub mod catalog;
 pub mod contest;
+pub mod judge;
 pub mod plugin;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -159,5 +161,14 @@ impl Environment for ProblemEnv {
         let repaired = self.optional(&self.offers_repair, proposal, |s| self.problem.repair(s))?;
         let refined = self.optional(&self.offers_refine, repaired, |s| self.problem.refine(s, self.effort))?;
         self.score(refined)
+    }
+}
+
+/// Where the Python sandbox runtime (`discover setup`) lives: under
+/// `cache_dir`, else the user's default cache.
+pub fn python_paths(cache_dir: Option<&std::path::Path>) -> anyhow::Result<discover_candidate::python::RuntimePaths> {
+    match cache_dir {
+        Some(dir) => Ok(discover_candidate::python::RuntimePaths::new(dir)),
+        None => discover_candidate::python::RuntimePaths::user_default(),
     }
 }

@@ -4,17 +4,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
-use crate::candidate::cpp::{self, CaseLimits, Cpp, StdioRuntime};
-use crate::python::{self, stdio::PythonStdio};
+use crate::candidate::cpp::{self, CaseLimits, StdioRuntime};
+use crate::python;
 use crate::problem::ContestProblem;
-use crate::rollout::contest::{ContestReport, ContestRunner, ContestSettings};
-
-/// The official public cases: seeds 0..150.
-pub const DEFAULT_CASES: std::ops::Range<u64> = 0..150;
+use crate::rollout::contest::ContestReport;
+pub use crate::rollout::contest::{cpp_runtime, runner, DEFAULT_CASES};
 
 /// `0..150`, `0..=9`, `7`, or `3,5,8` (mixable: `0..3,10`).
 pub fn parse_cases(text: &str) -> Result<Vec<u64>> {
@@ -38,32 +35,6 @@ pub fn parse_cases(text: &str) -> Result<Vec<u64>> {
         bail!("--cases `{text}` names {} cases; at most 100000", seeds.len());
     }
     Ok(seeds)
-}
-
-/// The C++ runtime, caching compiled programs under `<cache>/cpp`.
-pub fn cpp_runtime(cache_dir: Option<&Path>) -> Result<Cpp> {
-    match cache_dir {
-        Some(dir) => Cpp::new(&dir.join("cpp")),
-        None => Cpp::user_default(),
-    }
-}
-
-/// A runner for `problem` on `cases` with `workers` cases at once: C++
-/// programs, and Python ones when `python` (the runtime of `discover setup`).
-pub fn runner(
-    problem: ContestProblem,
-    cache_dir: Option<&Path>,
-    cases: Vec<u64>,
-    workers: usize,
-    python: bool,
-) -> Result<ContestRunner> {
-    let limits = CaseLimits::contest(problem.time_limit_seconds());
-    let mut runtimes: Vec<Arc<dyn StdioRuntime>> = vec![Arc::new(cpp_runtime(cache_dir)?)];
-    if python {
-        let runtime = python::Runtime::load(&super::python::runtime_paths(cache_dir)?)?;
-        runtimes.push(Arc::new(Arc::new(PythonStdio::new(Arc::new(runtime))?)));
-    }
-    Ok(ContestRunner::new(problem, runtimes, ContestSettings { cases, workers, limits }))
 }
 
 /// The language of a program file, from its extension.

@@ -5,202 +5,17 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
 use crate::candidate::native::{self, Isolation, NativeJob};
-use crate::plugin::{Gpu, Pack, PluginConfig, PluginProblem, ProblemKind};
-use crate::problem::{builtin, is_path, Loaded, Spec};
+pub(crate) use crate::rollout::catalog::{Catalog, Resolved};
+use crate::plugin::ProblemKind;
+use crate::problem::Loaded;
 use crate::sandbox::Sandbox;
-
-/// A problem by whatever serves it.
-pub(crate) enum Resolved {
-    /// A Wasm component (built-in, a path, or a pack's).
-    Wasm(Loaded),
-    /// A native plugin from a pack.
-    Plugin(Arc<PluginProblem>),
-}
-
-impl Resolved {
-    pub(crate) fn spec(&self) -> &Spec {
-        match self {
-            Resolved::Wasm(l) => l.spec(),
-            Resolved::Plugin(p) => &p.spec.spec,
-        }
-    }
-
-    pub(crate) fn kind(&self) -> &'static str {
-        match self {
-            Resolved::Wasm(l) => l.world().name(),
-            Resolved::Plugin(_) => "plugin",
-        }
-    }
-}
-
-/// The built-in problems and those of the packs named with `--pack`.
-pub(crate) struct Catalog<'a> {
-    pub sandbox: &'a Sandbox,
-    pub packs: Vec<Pack>,
-    cache_root: PathBuf,
-    pub unsafe_native: bool,
-}
-
-impl<'a> Catalog<'a> {
-    pub(crate) fn open(sandbox: &'a Sandbox, dirs: &[PathBuf], cache_dir: Option<&Path>, unsafe_native: bool) -> Result<Catalog<'a>> {
-        let cache_root = match cache_dir {
-            Some(d) => d.to_path_buf(),
-            None => crate::cache_dir().ok_or_else(|| anyhow!("no cache directory: set DISCOVER_CACHE_DIR or HOME"))?,
-        };
-        let mut packs: Vec<Pack> = Vec::new();
-        for dir in dirs {
-            let pack = Pack::open(dir)?;
-            for p in &pack.manifest.problems {
-                if builtin::component(&p.id).is_some() {
-                    bail!("pack {} names problem {}, which is a built-in; give it another id", pack.name(), p.id);
-                }
-                if let Some(other) = packs.iter().find(|o| o.problem(&p.id).is_some()) {
-                    bail!("problem {} is in two packs: {} and {}", p.id, other.name(), pack.name());
-                }
-            }
-            packs.push(pack);
-        }
-        Ok(Catalog { sandbox, packs, cache_root, unsafe_native })
-    }
-
-    /// The canonical folders of the packs (what a run's config records).
-    pub(crate) fn pack_dirs(&self) -> Vec<PathBuf> {
-        self.packs.iter().map(|p| p.root().to_path_buf()).collect()
-    }
-
-    /// Every problem id, built-ins first, with its pack.
-    pub(crate) fn ids(&self) -> Vec<(String, Option<&Pack>)> {
-        let mut ids: Vec<(String, Option<&Pack>)> = builtin::ids().map(|id| (id.to_string(), None)).collect();
-        for pack in &self.packs {
-            ids.extend(pack.manifest.problems.iter().map(|p| (p.id.clone(), Some(pack))));
-        }
-        ids
-    }
-
-    /// A built-in id, a pack's problem id, or a component path. A plugin's
-    /// stderr goes to `log` (else to the cache's `logs/`).
-    pub(crate) fn resolve(&self, name: &str, log: Option<PathBuf>) -> Result<Resolved> {
-        if builtin::component(name).is_some() || (is_path(name) && !self.packs.iter().any(|p| p.problem(name).is_some())) {
-            return Ok(Resolved::Wasm(Loaded::load(self.sandbox, name)?));
-        }
-        let Some(pack) = self.packs.iter().find(|p| p.problem(name).is_some()) else {
-            let packs: Vec<String> =
-                self.packs.iter().flat_map(|p| p.manifest.problems.iter().map(move |q| format!("{} ({})", q.id, p.name()))).collect();
-            bail!(
-                "unknown problem `{name}`; built-in problems: {}{} (or give a path to a .wasm component, or a pack with --pack DIR)",
-                builtin::ids().collect::<Vec<_>>().join(", "),
-                if packs.is_empty() { String::new() } else { format!("; from packs: {}", packs.join(", ")) }
-            );
-        };
-        let problem = pack.problem(name).expect("found");
-        match &problem.kind {
-            ProblemKind::Component { path, starter } => {
-                let bytes = pack.read(path)?;
-                let starter = starter.as_deref().map(|s| pack.read_text(s)).transpose()?;
-                let context = format!("loading {path} of pack {}", pack.name());
-                let loaded = Loaded::from_bytes(self.sandbox, &bytes, starter, &context)?;
-                if loaded.spec().id != name {
-                    bail!(
-                        "pack {} names its problem {name}, but the component {path} says its id is {:?}; make them equal",
-                        pack.name(),
-                        loaded.spec().id
-                    );
-                }
-                Ok(Resolved::Wasm(loaded))
-            }
-            ProblemKind::Plugin { .. } => Ok(Resolved::Plugin(Arc::new(self.start_plugin(pack, name, log)?))),
-        }
-    }
-
-    /// Where a pack's Python packages are installed (`discover pack install`):
-    /// `$DISCOVER_PACK_RUNTIMES`, else the cache's `packs/`; but a root host
-    /// runs candidates as `nobody`, who cannot reach root's private home, so
-    /// there it is `/var/cache/discover/packs`.
-    pub(crate) fn runtime_dir(&self, pack: &Pack) -> PathBuf {
-        let base = match std::env::var_os("DISCOVER_PACK_RUNTIMES").filter(|v| !v.is_empty()) {
-            Some(dir) => PathBuf::from(dir),
-            // SAFETY: geteuid has no preconditions.
-            None if unsafe { libc::geteuid() } == 0 => PathBuf::from("/var/cache/discover/packs"),
-            None => self.cache_root.join("packs"),
-        };
-        base.join(format!("{}-{}", pack.name(), pack.manifest.version)).join("site-packages")
-    }
-
-    fn start_plugin(&self, pack: &Pack, id: &str, log: Option<PathBuf>) -> Result<PluginProblem> {
-        let problem = pack.problem(id).expect("found");
-        let ProblemKind::Plugin { run, args, workers, needs } = &problem.kind else { unreachable!("a plugin") };
-        if needs.gpu == Gpu::Required && !Path::new("/dev/nvidiactl").exists() {
-            bail!("{id} (pack {}) needs an NVIDIA GPU, and this machine has none (/dev/nvidiactl is missing)", pack.name());
-        }
-        let script = pack.path_of(run)?;
-        let mut command = Vec::new();
-        if run.ends_with(".py") {
-            command.push(python_interpreter());
-        }
-        command.push(script.display().to_string());
-        command.extend(args.iter().cloned());
-        let helper = crate::plugin::install_python_helper(&self.cache_root)?;
-        let runtime = self.runtime_dir(pack);
-        let mut python_path = helper.display().to_string();
-        let mut env = vec![("DISCOVER_PACK_DIR".to_string(), pack.root().display().to_string())];
-        if runtime.is_dir() {
-            python_path = format!("{python_path}:{}", runtime.display());
-            env.push(("DISCOVER_PACK_RUNTIME".to_string(), runtime.display().to_string()));
-        }
-        env.push(("PYTHONPATH".to_string(), python_path));
-        env.push(("PYTHONUNBUFFERED".to_string(), "1".to_string()));
-        let log = match log {
-            Some(l) => l,
-            None => {
-                let dir = self.cache_root.join("logs");
-                std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-                dir.join(format!("{}-{id}.log", pack.name()))
-            }
-        };
-        let exe = std::env::current_exe().context("cannot find the discover executable (for `discover isolate`)")?;
-        let scratch = std::env::temp_dir().join(format!("discover-plugin-{}-{id}", std::process::id()));
-        let config = PluginConfig {
-            problem: id.to_string(),
-            command,
-            cwd: pack.root().to_path_buf(),
-            env,
-            log: Some(log.clone()),
-            workers: *workers,
-            start_timeout: Duration::from_secs(120),
-            call_timeout: Duration::from_secs(120),
-            isolate: vec![exe.display().to_string(), "isolate".to_string()],
-            unsafe_native: self.unsafe_native,
-            scratch,
-        };
-        let hint = match &needs.install {
-            Some(install) if !needs.python.is_empty() => format!(
-                " (it needs the Python packages {}: `discover pack install {}`, or {install}; its log: {})",
-                needs.python.join(", "),
-                pack.root().display(),
-                log.display()
-            ),
-            _ => format!(" (its log: {})", log.display()),
-        };
-        PluginProblem::start(config, pack.name()).map_err(|e| anyhow!("{e:#}{hint}"))
-    }
-}
-
-/// The interpreter for `.py` plugins: `$DISCOVER_PYTHON`, else the system's
-/// (the one candidates get inside the sandbox, where only /usr is visible).
-fn python_interpreter() -> String {
-    if let Some(p) = std::env::var_os("DISCOVER_PYTHON").filter(|p| !p.is_empty()) {
-        return p.to_string_lossy().into_owned();
-    }
-    if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3".into() } else { "python3".into() }
-}
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum PackAction {
@@ -336,7 +151,7 @@ fn install(sandbox: &Sandbox, cache_dir: Option<&Path>, dir: &Path, force: bool)
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
     }
     eprintln!("installing {} into {}", wanted.join(" "), target.display());
-    let status = Command::new(python_interpreter())
+    let status = Command::new(crate::rollout::catalog::python_interpreter())
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "--target"])
         .arg(&target)
         .args(&wanted)

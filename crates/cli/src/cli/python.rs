@@ -200,10 +200,7 @@ pub(crate) fn exec(catalog: &super::pack::Catalog, cache_dir: Option<&Path>, arg
 }
 
 pub(super) fn runtime_paths(cache_dir: Option<&Path>) -> Result<RuntimePaths> {
-    match cache_dir {
-        Some(dir) => Ok(RuntimePaths::new(dir)),
-        None => RuntimePaths::user_default(),
-    }
+    crate::rollout::python_paths(cache_dir)
 }
 
 /// `discover exec` on a plugin problem: one evaluation by the plugin (which
