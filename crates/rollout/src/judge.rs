@@ -83,7 +83,7 @@ impl Judgement {
 }
 
 /// The kinds of submission a problem takes.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Accepts {
     pub solutions: bool,
     pub languages: Vec<String>,
@@ -124,6 +124,9 @@ pub struct Judge {
     python: OnceLock<Arc<Runtime>>,
     /// Contest cases run at once.
     pub contest_workers: usize,
+    /// A cap on a construction problem's program time (its budget otherwise):
+    /// a public board may not want to give a stranger's loop 300 s.
+    pub program_seconds: Option<f64>,
 }
 
 impl Judge {
@@ -135,6 +138,7 @@ impl Judge {
             contests: Mutex::new(HashMap::new()),
             python: OnceLock::new(),
             contest_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            program_seconds: None,
         }
     }
 
@@ -198,7 +202,8 @@ impl Judge {
                 }
                 let spec = p.spec();
                 let parent = p.initial(0).context("the problem's initial state")?;
-                let seconds = spec.budgets.candidate_seconds as f64;
+                let budget = spec.budgets.candidate_seconds as f64;
+                let seconds = self.program_seconds.map_or(budget, |cap| cap.min(budget));
                 let limits = ProgramLimits { deadline: Duration::from_secs_f64(seconds + 1.0), ..ProgramLimits::default() };
                 let candidate = Candidate {
                     program: source.clone(),

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success (a valid solution for `verify`), 1 an invalid solution,
 //! 2 anything that prevented a verdict (usage, I/O, a failing problem component).
 
+mod board;
 mod contest;
 mod model;
 mod output;
@@ -211,6 +212,28 @@ enum Command {
         stdin is ours, its stdout is relayed up to the cap, and the report (outcome, wall and CPU \
         time, stderr tail) goes to --report.")]
     Isolate(pack::IsolateArgs),
+    /// A community leaderboard: serve it, score on other machines, add users and problems.
+    #[command(after_help = "Strangers' solutions and programs are scored in the same sandboxes as \
+        runs (the verifier in Wasm; programs in the Python or C++ sandbox, or a pack's plugin), with \
+        the problem's limits. SQLite by default (one file, one process); PostgreSQL for workers on \
+        many machines. See docs/board.md.\n\n\
+        Examples:\n  \
+        discover board user add alice\n  \
+        discover board problem enable circle-packing-26\n  \
+        discover board serve --bind 0.0.0.0:8080 --workers 2\n  \
+        DISCOVER_BOARD_TOKEN=... discover submit http://127.0.0.1:8080 circle-packing-26 best.json --wait")]
+    Board {
+        #[command(subcommand)]
+        action: board::BoardAction,
+    },
+    /// Submit a solution or a program to a leaderboard (token: $DISCOVER_BOARD_TOKEN).
+    #[command(after_help = "A .json file is a solution ({\"values\": [...]}); a .py or .cpp file a \
+        program. Retries are safe: the submission's digest is its Idempotency-Key. Exit code with \
+        --wait: 0 scored, 1 invalid or failed.\n\n\
+        Examples:\n  \
+        discover submit http://127.0.0.1:8080 circle-packing-26 runs/cp/best/solution.json --wait\n  \
+        discover submit https://board.example.org ahc039 fish.cpp")]
+    Submit(board::SubmitArgs),
     /// Rebuild a run's plots and print its summary.
     Report {
         /// The run directory.
@@ -299,6 +322,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Model { action } => model::model(action),
         Command::ServeModel(args) => model::serve(args),
         Command::Report { dir, json } => run::report(&dir, json),
+        Command::Board { action } => board::board(catalog, cache_dir, action),
+        Command::Submit(args) => board::submit(args),
         Command::Pack { action } => pack::pack(&sandbox, cache_dir, cli.unsafe_native, action),
         Command::Isolate(_) => unreachable!("handled above"),
     }

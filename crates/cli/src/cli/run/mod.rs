@@ -50,7 +50,7 @@ pub(crate) fn run(catalog: &Catalog, cache_dir: Option<&Path>, args: RunArgs) ->
     });
     let dir = RunDir::create(&out)?;
     dir.write_config(&toml::to_string(&config).context("writing config.toml")?)?;
-    drive(&problem, &config, &dir, cache_dir, None, args.json)
+    drive(&problem, &config, &dir, cache_dir, None, args.json, args.submit.as_deref())
 }
 
 pub fn resume(
@@ -97,7 +97,7 @@ pub fn resume(
     let catalog = Catalog::open(sandbox, &config.packs, cache_dir, unsafe_native)
         .with_context(|| format!("opening the packs {} recorded", dir.path("config.toml").display()))?;
     let problem = catalog.resolve(&config.problem, Some(dir.path("plugin.log")))?;
-    drive(&problem, &config, &dir, cache_dir, checkpoint, json)
+    drive(&problem, &config, &dir, cache_dir, checkpoint, json, None)
 }
 
 /// A contest or plugin problem takes programs: only LLM policies write them;
@@ -167,6 +167,7 @@ pub(crate) fn drive(
     cache_dir: Option<&Path>,
     checkpoint: Option<crate::engine::Checkpoint>,
     json: bool,
+    submit: Option<&str>,
 ) -> Result<ExitCode> {
     let spec = problem.spec();
     let workers = config.settings.workers;
@@ -253,7 +254,15 @@ pub(crate) fn drive(
         policy_files: run.policy_files.as_ref().map(|f| dir.path(f)),
         model: config.llm.as_ref().and_then(|l| l.model_dir.clone()),
         curves: None,
+        submission: None,
     };
+    let mut summary = summary;
+    if let Some(url) = submit {
+        let id = crate::cli::board::submit_best(url, &spec.id, &summary.best_solution).with_context(|| {
+            format!("the run finished ({}), but submitting its best state to {url} failed", dir.root().display())
+        })?;
+        summary.submission = Some(format!("{}/submissions/{id}", url.trim_end_matches('/')));
+    }
     if json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {

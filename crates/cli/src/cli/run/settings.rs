@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// Print the summary as JSON (and no progress line).
     #[arg(long)]
     pub(crate) json: bool,
+    /// At the end, submit the best state to the leaderboard at URL (token:
+    /// $DISCOVER_BOARD_TOKEN); the summary gains `submission`.
+    #[arg(long, value_name = "URL")]
+    pub(crate) submit: Option<String>,
     // Last: their help headings would otherwise also cover the flags after them.
     #[command(flatten)]
     pub(crate) llm: LlmArgs,

@@ -36,6 +36,9 @@ pub struct Summary {
     pub model: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub curves: Option<report::Curves>,
+    /// The leaderboard page of the submitted best state (`--submit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submission: Option<String>,
 }
 
 pub(crate) fn print_summary(s: &Summary) {
@@ -53,6 +56,9 @@ pub(crate) fn print_summary(s: &Summary) {
         println!("best known {known} (difference {:+.3e})", best - known);
     }
     println!("best solution: {}", s.best_solution.display());
+    if let Some(page) = &s.submission {
+        println!("submitted to the leaderboard: {page}");
+    }
     if let (Some(policy), Some(false)) = (&s.policy, s.trained) {
         if matches!(policy.as_str(), "openai" | "local") {
             println!("policy {policy}: sampling only (a frozen policy searching with reuse; no training)");
@@ -95,6 +101,7 @@ pub fn report(root: &Path, json: bool) -> Result<ExitCode> {
         policy_files: None,
         model: None,
         curves: Some(curves),
+        submission: None,
     };
     if json {
         println!("{}", serde_json::to_string(&summary)?);

@@ -1,0 +1,737 @@
+//! The board's database: one set of queries over SQLite or PostgreSQL
+//! (sqlx's `Any` driver, `$N` placeholders, which both accept).
+//!
+//! Every state change of a submission and its audit row are written in one
+//! transaction. A job is held under a lease: a worker claims a queued
+//! submission (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so many workers never
+//! claim the same one; SQLite: one writer at a time), renews the lease while
+//! it scores, and finishes only if it still holds the lease, so a result is
+//! written once even when a worker that was presumed dead comes back.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+// Every SQL string built with format! below joins constants of this file
+// (column lists, the backend's claim clause), never request data.
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+
+use discover_rollout::judge::{Judgement, Submission};
+
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A submission's states: queued -> running -> scored | invalid | failed.
+pub const FINAL_STATES: [&str; 3] = ["scored", "invalid", "failed"];
+
+/// Attempts a submission gets when scoring fails on the host's side
+/// (not the submission's): then it is `failed`.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// SHA-256 of a token, as hex: what the users table keeps.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ProblemRow {
+    pub id: String,
+    pub title: String,
+    pub direction: String,
+    pub statement: String,
+    pub best_known: Option<f64>,
+    pub best_known_source: Option<String>,
+    /// JSON: `{"solutions": bool, "languages": [...]}`.
+    pub accepts: String,
+    pub verifier_hash: String,
+    pub show_source: bool,
+}
+
+impl ProblemRow {
+    pub fn maximize(&self) -> bool {
+        self.direction == "maximize"
+    }
+
+    /// True if `a` ranks above `b` on this problem.
+    pub fn better(&self, a: f64, b: f64) -> bool {
+        if self.maximize() { a > b } else { a < b }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SubmissionRow {
+    pub id: i64,
+    pub problem_id: String,
+    pub user_id: i64,
+    pub user_name: String,
+    pub kind: String,
+    pub language: Option<String>,
+    pub body: String,
+    pub state: String,
+    pub score: Option<f64>,
+    pub reason: Option<String>,
+    pub failure: Option<String>,
+    pub output: Option<String>,
+    pub metrics: Option<String>,
+    pub solution: Option<String>,
+    pub verifier_hash: Option<String>,
+    pub attempts: i64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub scored_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditRow {
+    pub at_ms: i64,
+    pub actor: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub detail: Option<String>,
+}
+
+/// A claimed job.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub id: i64,
+    pub problem_id: String,
+    pub submission: Submission,
+    pub attempts: i64,
+}
+
+/// What an insert did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Inserted {
+    New(i64),
+    /// The same Idempotency-Key and body as an earlier submission: that one.
+    Existing(i64),
+    /// The same key with another body.
+    Conflict(i64),
+}
+
+/// One leaderboard line: a user's best valid submission.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Standing {
+    pub rank: usize,
+    pub user_id: i64,
+    pub user_name: String,
+    pub submission_id: i64,
+    pub score: f64,
+    pub scored_ms: i64,
+    pub created_ms: i64,
+}
+
+const SUBMISSION_COLUMNS: &str = "s.id, s.problem_id, s.user_id, u.name AS user_name, s.kind, s.language, s.body, s.state, \
+     s.score, s.reason, s.failure, s.output, s.metrics, s.solution, s.verifier_hash, s.attempts, s.created_ms, \
+     s.updated_ms, s.scored_ms";
+
+fn submission_row(r: &AnyRow) -> Result<SubmissionRow> {
+    Ok(SubmissionRow {
+        id: r.try_get("id")?,
+        problem_id: r.try_get("problem_id")?,
+        user_id: r.try_get("user_id")?,
+        user_name: r.try_get("user_name")?,
+        kind: r.try_get("kind")?,
+        language: r.try_get("language")?,
+        body: r.try_get("body")?,
+        state: r.try_get("state")?,
+        score: r.try_get("score")?,
+        reason: r.try_get("reason")?,
+        failure: r.try_get("failure")?,
+        output: r.try_get("output")?,
+        metrics: r.try_get("metrics")?,
+        solution: r.try_get("solution")?,
+        verifier_hash: r.try_get("verifier_hash")?,
+        attempts: r.try_get("attempts")?,
+        created_ms: r.try_get("created_ms")?,
+        updated_ms: r.try_get("updated_ms")?,
+        scored_ms: r.try_get("scored_ms")?,
+    })
+}
+
+fn problem_row(r: &AnyRow) -> Result<ProblemRow> {
+    Ok(ProblemRow {
+        id: r.try_get("id")?,
+        title: r.try_get("title")?,
+        direction: r.try_get("direction")?,
+        statement: r.try_get("statement")?,
+        best_known: r.try_get("best_known")?,
+        best_known_source: r.try_get("best_known_source")?,
+        accepts: r.try_get("accepts")?,
+        verifier_hash: r.try_get("verifier_hash")?,
+        show_source: r.try_get::<i64, _>("show_source")? != 0,
+    })
+}
+
+async fn audit(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    actor: &str,
+    from: Option<&str>,
+    to: &str,
+    detail: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit (submission_id, at_ms, actor, from_state, to_state, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(now_ms())
+    .bind(actor)
+    .bind(from)
+    .bind(to)
+    .bind(detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Db {
+    /// Open (creating a SQLite file if needed) and migrate. `url` is a
+    /// `postgres://` URL, a `sqlite:` URL, or a file path (SQLite).
+    pub async fn open(url: &str, max_connections: u32) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (url.to_string(), Backend::Postgres)
+        } else if url.starts_with("sqlite:") {
+            (url.to_string(), Backend::Sqlite)
+        } else {
+            let path = std::path::Path::new(url);
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            (format!("sqlite://{url}?mode=rwc"), Backend::Sqlite)
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { max_connections.min(8) } else { max_connections })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL: readers never wait for the writer; a writer waits up
+                        // to 10 s for another instead of failing at once.
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact(&url)))?;
+        let db = Db { pool, backend };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Apply the migrations this binary knows and the database has not seen.
+    async fn migrate(&self) -> Result<()> {
+        const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "board", include_str!("../migrations/0001_board.sql"))];
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS board_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)")
+            .execute(&mut *conn)
+            .await?;
+        let known: i64 = MIGRATIONS.last().map_or(0, |m| m.0);
+        for &(version, name, sql) in MIGRATIONS {
+            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM board_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if done.is_some() {
+                continue;
+            }
+            let (id, real) = match self.backend {
+                Backend::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"),
+                Backend::Postgres => ("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION"),
+            };
+            let sql = sql.replace("{ID}", id).replace("{REAL}", real);
+            let mut tx = self.pool.begin().await?;
+            for statement in statements(&sql) {
+                sqlx::query(AssertSqlSafe(statement)).execute(&mut *tx).await.with_context(|| format!("migration {version} ({name})"))?;
+            }
+            sqlx::query("INSERT INTO board_migrations (version, name, applied_ms) VALUES ($1, $2, $3)")
+                .bind(version)
+                .bind(name)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM board_migrations").fetch_one(&mut *conn).await?;
+        if newest.unwrap_or(0) > known {
+            bail!("the database has schema version {}, newer than this discover knows ({known}); upgrade discover", newest.unwrap_or(0));
+        }
+        Ok(())
+    }
+
+    // ---- users ----
+
+    /// Add a user; returns it and its API token (shown once, stored hashed).
+    pub async fn add_user(&self, name: &str) -> Result<(User, String)> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            bail!("a user name is 1 to 64 characters, none of them control characters");
+        }
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let id: i64 = sqlx::query_scalar("INSERT INTO users (name, token_hash, created_ms) VALUES ($1, $2, $3) RETURNING id")
+            .bind(name)
+            .bind(token_hash(&token))
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => anyhow::anyhow!("a user named {name:?} exists already"),
+                _ => anyhow::Error::new(e).context("adding a user"),
+            })?;
+        Ok((User { id, name: name.to_string() }, token))
+    }
+
+    pub async fn user_by_token(&self, token: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT id, name FROM users WHERE token_hash = $1")
+            .bind(token_hash(token))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(User { id: r.try_get("id")?, name: r.try_get("name")? })).transpose()
+    }
+
+    pub async fn user(&self, id: i64) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT id, name FROM users WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        row.map(|r| Ok(User { id: r.try_get("id")?, name: r.try_get("name")? })).transpose()
+    }
+
+    // ---- problems ----
+
+    /// Enable (or update) a problem.
+    pub async fn put_problem(&self, p: &ProblemRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO problems (id, title, direction, statement, best_known, best_known_source, accepts, verifier_hash, \
+             show_source, enabled, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10) \
+             ON CONFLICT (id) DO UPDATE SET title = $2, direction = $3, statement = $4, best_known = $5, \
+             best_known_source = $6, accepts = $7, verifier_hash = $8, show_source = $9, enabled = 1, updated_ms = $10",
+        )
+        .bind(&p.id)
+        .bind(&p.title)
+        .bind(&p.direction)
+        .bind(&p.statement)
+        .bind(p.best_known)
+        .bind(&p.best_known_source)
+        .bind(&p.accepts)
+        .bind(&p.verifier_hash)
+        .bind(p.show_source as i64)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_verifier_hash(&self, id: &str, hash: &str) -> Result<()> {
+        sqlx::query("UPDATE problems SET verifier_hash = $1, updated_ms = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn problem(&self, id: &str) -> Result<Option<ProblemRow>> {
+        let row = sqlx::query("SELECT * FROM problems WHERE id = $1 AND enabled = 1").bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(problem_row).transpose()
+    }
+
+    pub async fn problems(&self) -> Result<Vec<ProblemRow>> {
+        let rows = sqlx::query("SELECT * FROM problems WHERE enabled = 1 ORDER BY id").fetch_all(&self.pool).await?;
+        rows.iter().map(problem_row).collect()
+    }
+
+    // ---- submissions ----
+
+    /// Counts for the queue limits: all queued submissions, and the user's
+    /// queued or running ones.
+    pub async fn queue_counts(&self, user_id: i64) -> Result<(i64, i64)> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE state = 'queued'").fetch_one(&self.pool).await?;
+        let mine: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE user_id = $1 AND state IN ('queued', 'running')")
+                .bind(user_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((total, mine))
+    }
+
+    /// The submission `user` stored under an idempotency key, if any.
+    pub async fn by_key(&self, user_id: i64, key: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT id FROM submissions WHERE user_id = $1 AND idempotency_key = $2")
+            .bind(user_id)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Store a submission as `queued` (with its audit row) and commit before
+    /// returning; with an idempotency key, a retry returns the first one.
+    pub async fn insert_submission(
+        &self,
+        user: &User,
+        problem: &str,
+        submission: &Submission,
+        idempotency_key: Option<&str>,
+    ) -> Result<Inserted> {
+        let body = serde_json::to_string(submission)?;
+        if let Some(key) = idempotency_key {
+            if let Some(r) = sqlx::query("SELECT id, body FROM submissions WHERE user_id = $1 AND idempotency_key = $2")
+                .bind(user.id)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?
+            {
+                let id: i64 = r.try_get("id")?;
+                let same: String = r.try_get("body")?;
+                return Ok(if same == body { Inserted::Existing(id) } else { Inserted::Conflict(id) });
+            }
+        }
+        let language = match submission {
+            Submission::Program { language, .. } => Some(language.as_str()),
+            Submission::Solution { .. } => None,
+        };
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO submissions (problem_id, user_id, kind, language, body, idempotency_key, state, created_ms, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7) RETURNING id",
+        )
+        .bind(problem)
+        .bind(user.id)
+        .bind(submission.kind())
+        .bind(language)
+        .bind(&body)
+        .bind(idempotency_key)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await;
+        let id = match inserted {
+            Ok(id) => id,
+            // Two retries with one key raced: the other one won.
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() && idempotency_key.is_some() => {
+                drop(tx);
+                return Box::pin(self.insert_submission(user, problem, submission, idempotency_key)).await;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        audit(&mut tx, id, &format!("user:{}", user.id), None, "queued", None).await?;
+        tx.commit().await?;
+        Ok(Inserted::New(id))
+    }
+
+    /// Put back every `running` submission whose lease has expired (its
+    /// worker died), each with an audit row.
+    pub async fn requeue_expired(&self, actor: &str) -> Result<Vec<i64>> {
+        self.requeue_running(actor, Some(now_ms())).await
+    }
+
+    /// Put back every `running` submission: at the start of a SQLite board,
+    /// whose scorers all lived in the process that died.
+    pub async fn requeue_all_running(&self, actor: &str) -> Result<Vec<i64>> {
+        self.requeue_running(actor, None).await
+    }
+
+    async fn requeue_running(&self, actor: &str, expired_before: Option<i64>) -> Result<Vec<i64>> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE submissions SET state = 'queued', lease_owner = NULL, lease_until_ms = NULL, updated_ms = $1 \
+             WHERE state = 'running' AND ($2 < 0 OR lease_until_ms < $2) RETURNING id, attempts",
+        )
+        .bind(now_ms())
+        .bind(expired_before.unwrap_or(-1))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut ids = Vec::new();
+        for r in rows {
+            let id: i64 = r.try_get("id")?;
+            let detail = if expired_before.is_some() { "the worker's lease expired" } else { "the board restarted" };
+            audit(&mut tx, id, actor, Some("running"), "queued", Some(detail)).await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Claim the oldest queued submission for `owner` until `lease`.
+    pub async fn claim(&self, owner: &str, lease: Duration) -> Result<Option<Job>> {
+        let pick = match self.backend {
+            Backend::Postgres => "SELECT id FROM submissions WHERE state = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "SELECT id FROM submissions WHERE state = 'queued' ORDER BY id LIMIT 1",
+        };
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE submissions SET state = 'running', lease_owner = $1, lease_until_ms = $2, attempts = attempts + 1, \
+             updated_ms = $3 WHERE id = ({pick}) AND state = 'queued' RETURNING id, problem_id, body, attempts"
+        )))
+        .bind(owner)
+        .bind(now + lease.as_millis() as i64)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id: i64 = row.try_get("id")?;
+        let attempts: i64 = row.try_get("attempts")?;
+        audit(&mut tx, id, owner, Some("queued"), "running", Some(&format!("attempt {attempts}"))).await?;
+        tx.commit().await?;
+        let body: String = row.try_get("body")?;
+        let submission = serde_json::from_str(&body).with_context(|| format!("submission {id} has a malformed body"))?;
+        Ok(Some(Job { id, problem_id: row.try_get("problem_id")?, submission, attempts }))
+    }
+
+    /// Extend a lease; false if `owner` no longer holds it.
+    pub async fn renew(&self, id: i64, owner: &str, lease: Duration) -> Result<bool> {
+        let done = sqlx::query("UPDATE submissions SET lease_until_ms = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'")
+            .bind(now_ms() + lease.as_millis() as i64)
+            .bind(id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Record a judgement, if `owner` still holds the job; false if it does
+    /// not (the result is dropped: someone else scores it).
+    pub async fn finish(&self, id: i64, owner: &str, judgement: &Judgement, verifier_hash: &str) -> Result<bool> {
+        let state = if judgement.valid && judgement.score.is_some() { "scored" } else { "invalid" };
+        let metrics = serde_json::to_string(&judgement.metrics)?;
+        let solution = judgement.solution.as_ref().map(serde_json::to_string).transpose()?;
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE submissions SET state = $1, score = $2, reason = $3, failure = $4, output = $5, metrics = $6, \
+             solution = $7, verifier_hash = $8, lease_owner = NULL, lease_until_ms = NULL, updated_ms = $9, scored_ms = $9 \
+             WHERE id = $10 AND state = 'running' AND lease_owner = $11",
+        )
+        .bind(state)
+        .bind(judgement.score.filter(|s| s.is_finite()))
+        .bind(&judgement.reason)
+        .bind(&judgement.failure)
+        .bind(&judgement.output)
+        .bind(metrics)
+        .bind(solution)
+        .bind(verifier_hash)
+        .bind(now)
+        .bind(id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let detail = match (&judgement.score, &judgement.failure) {
+            (Some(s), _) if judgement.valid => format!("score {s}"),
+            (_, Some(f)) => f.clone(),
+            _ => "invalid".into(),
+        };
+        audit(&mut tx, id, owner, Some("running"), state, Some(&detail)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Scoring failed on the host's side: back to the queue, or `failed`
+    /// after [`MAX_ATTEMPTS`].
+    pub async fn host_error(&self, id: i64, owner: &str, attempts: i64, error: &str) -> Result<bool> {
+        let state = if attempts >= MAX_ATTEMPTS { "failed" } else { "queued" };
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE submissions SET state = $1, reason = $2, failure = $3, lease_owner = NULL, lease_until_ms = NULL, \
+             updated_ms = $4 WHERE id = $5 AND state = 'running' AND lease_owner = $6",
+        )
+        .bind(state)
+        .bind(if state == "failed" { Some(error) } else { None })
+        .bind(if state == "failed" { Some("host") } else { None })
+        .bind(now_ms())
+        .bind(id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit(&mut tx, id, owner, Some("running"), state, Some(error)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Queue every finished submission of `problem` again (after a verifier
+    /// upgrade); returns how many.
+    pub async fn rescore(&self, problem: &str, actor: &str) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE submissions SET state = 'queued', attempts = 0, updated_ms = $1 \
+             WHERE problem_id = $2 AND state IN ('scored', 'invalid', 'failed') RETURNING id",
+        )
+        .bind(now_ms())
+        .bind(problem)
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &rows {
+            audit(&mut tx, r.try_get("id")?, actor, None, "queued", Some("rescore")).await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
+    pub async fn submission(&self, id: i64) -> Result<Option<SubmissionRow>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SUBMISSION_COLUMNS} FROM submissions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(submission_row).transpose()
+    }
+
+    pub async fn user_submissions(&self, user_id: i64, limit: i64) -> Result<Vec<SubmissionRow>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SUBMISSION_COLUMNS} FROM submissions s JOIN users u ON u.id = s.user_id WHERE s.user_id = $1 \
+             ORDER BY s.id DESC LIMIT $2"
+        )))
+        .bind(user_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(submission_row).collect()
+    }
+
+    pub async fn audit_of(&self, id: i64) -> Result<Vec<AuditRow>> {
+        let rows = sqlx::query("SELECT at_ms, actor, from_state, to_state, detail FROM audit WHERE submission_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRow {
+                    at_ms: r.try_get("at_ms")?,
+                    actor: r.try_get("actor")?,
+                    from_state: r.try_get("from_state")?,
+                    to_state: r.try_get("to_state")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every scored submission of `problem` from its current verifier, oldest first.
+    pub async fn scored(&self, problem: &ProblemRow) -> Result<Vec<SubmissionRow>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SUBMISSION_COLUMNS} FROM submissions s JOIN users u ON u.id = s.user_id \
+             WHERE s.problem_id = $1 AND s.state = 'scored' AND s.verifier_hash = $2 ORDER BY s.scored_ms, s.id"
+        )))
+        .bind(&problem.id)
+        .bind(&problem.verifier_hash)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(submission_row).collect()
+    }
+
+    /// The leaderboard: each user's best valid submission (ties: the earlier
+    /// submission first), best first.
+    pub async fn leaderboard(&self, problem: &ProblemRow) -> Result<Vec<Standing>> {
+        Ok(standings(problem, &self.scored(problem).await?))
+    }
+
+    /// Counts of submissions by state.
+    pub async fn state_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM submissions GROUP BY state ORDER BY state").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
+    }
+}
+
+/// The leaderboard of `scored` submissions: pure, so tests can recompute it.
+pub fn standings(problem: &ProblemRow, scored: &[SubmissionRow]) -> Vec<Standing> {
+    let mut best: std::collections::BTreeMap<i64, &SubmissionRow> = Default::default();
+    for s in scored {
+        let Some(score) = s.score else { continue };
+        match best.get(&s.user_id) {
+            Some(b) if !problem.better(score, b.score.unwrap()) => {}
+            _ => {
+                best.insert(s.user_id, s);
+            }
+        }
+    }
+    let mut lines: Vec<&SubmissionRow> = best.into_values().collect();
+    lines.sort_by(|a, b| {
+        let (x, y) = (a.score.unwrap(), b.score.unwrap());
+        let order = if problem.maximize() { y.total_cmp(&x) } else { x.total_cmp(&y) };
+        order.then(a.created_ms.cmp(&b.created_ms)).then(a.id.cmp(&b.id))
+    });
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| Standing {
+            rank: i + 1,
+            user_id: s.user_id,
+            user_name: s.user_name.clone(),
+            submission_id: s.id,
+            score: s.score.unwrap(),
+            scored_ms: s.scored_ms.unwrap_or(s.updated_ms),
+            created_ms: s.created_ms,
+        })
+        .collect()
+}
+
+/// SQL statements of a migration file (split on `;` at line ends; comments dropped).
+fn statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in sql.lines() {
+        let line = line.split("--").next().unwrap_or("");
+        if line.trim().is_empty() {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if line.trim_end().ends_with(';') {
+            out.push(current.trim().trim_end_matches(';').to_string());
+            current.clear();
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+    out
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
