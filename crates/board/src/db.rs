@@ -330,20 +330,22 @@ impl Db {
     pub async fn put_problem(&self, p: &ProblemRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO problems (id, title, direction, statement, best_known, best_known_source, accepts, verifier_hash, \
-             show_source, enabled, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10) \
-             ON CONFLICT (id) DO UPDATE SET title = $2, direction = $3, statement = $4, best_known = $5, \
+             show_source, enabled, updated_ms) VALUES ($1, $2, $3, $4, CASE WHEN $11 = 1 THEN CAST($5 AS DOUBLE PRECISION) ELSE NULL END, \
+             $6, $7, $8, $9, 1, $10) ON CONFLICT (id) DO UPDATE SET title = $2, direction = $3, statement = $4, \
+             best_known = CASE WHEN $11 = 1 THEN CAST($5 AS DOUBLE PRECISION) ELSE NULL END, \
              best_known_source = $6, accepts = $7, verifier_hash = $8, show_source = $9, enabled = 1, updated_ms = $10",
         )
         .bind(&p.id)
         .bind(&p.title)
         .bind(&p.direction)
         .bind(&p.statement)
-        .bind(p.best_known)
+        .bind(p.best_known.unwrap_or(0.0))
         .bind(&p.best_known_source)
         .bind(&p.accepts)
         .bind(&p.verifier_hash)
         .bind(p.show_source as i64)
         .bind(now_ms())
+        .bind(p.best_known.is_some() as i64)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -521,18 +523,22 @@ impl Db {
     /// Record a judgement, if `owner` still holds the job; false if it does
     /// not (the result is dropped: someone else scores it).
     pub async fn finish(&self, id: i64, owner: &str, judgement: &Judgement, verifier_hash: &str) -> Result<bool> {
-        let state = if judgement.valid && judgement.score.is_some() { "scored" } else { "invalid" };
+        // A NULL bound for a number makes PostgreSQL prepare the statement
+        // with another parameter type (and reject the next real number on
+        // that connection): numbers are always bound, NULL chosen in SQL.
+        let score = judgement.score.filter(|s| s.is_finite() && judgement.valid);
+        let state = if score.is_some() { "scored" } else { "invalid" };
         let metrics = serde_json::to_string(&judgement.metrics)?;
         let solution = judgement.solution.as_ref().map(serde_json::to_string).transpose()?;
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE submissions SET state = $1, score = $2, reason = $3, failure = $4, output = $5, metrics = $6, \
-             solution = $7, verifier_hash = $8, lease_owner = NULL, lease_until_ms = NULL, updated_ms = $9, scored_ms = $9 \
-             WHERE id = $10 AND state = 'running' AND lease_owner = $11",
+            "UPDATE submissions SET state = $1, score = CASE WHEN $12 = 1 THEN CAST($2 AS DOUBLE PRECISION) ELSE NULL END, \
+             reason = $3, failure = $4, output = $5, metrics = $6, solution = $7, verifier_hash = $8, lease_owner = NULL, \
+             lease_until_ms = NULL, updated_ms = $9, scored_ms = $9 WHERE id = $10 AND state = 'running' AND lease_owner = $11",
         )
         .bind(state)
-        .bind(judgement.score.filter(|s| s.is_finite()))
+        .bind(score.unwrap_or(0.0))
         .bind(&judgement.reason)
         .bind(&judgement.failure)
         .bind(&judgement.output)
@@ -542,6 +548,7 @@ impl Db {
         .bind(now)
         .bind(id)
         .bind(owner)
+        .bind(score.is_some() as i64)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
