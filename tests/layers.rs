@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["discover-sandbox", "discover-engine", "discover-llm"],
     &["discover-problem", "discover-candidate", "discover-plugin", "discover-report", "discover-policy"],
     &["discover-rollout"],
+    &["discover-board"],
     &["discover"],
 ];
 

@@ -176,6 +176,16 @@ fn test(root: &Path, cargo_test_args: &[String]) -> Result<()> {
         eprintln!("== C++ to Wasm toolchain: installing clang-19, lld-19, wasi-libc, libc++ and compiler-rt for wasm32, bubblewrap, g++");
         apt_install(&["clang-19", "lld-19", "wasi-libc", "libc++-19-dev-wasm32", "libclang-rt-19-dev-wasm32", "bubblewrap", "g++"])?;
     }
+    // 2c. The leaderboard's tests: a real PostgreSQL (the tests start their own
+    //     cluster in a temporary directory; nothing runs as a service) and
+    //     headless Chromium for its pages.
+    let postgres = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(Result::ok).any(|e| e.path().join("bin/initdb").exists()))
+        .unwrap_or(false);
+    if !postgres || !Path::new("/usr/bin/chromium").exists() {
+        eprintln!("== leaderboard tests: installing postgresql, chromium");
+        apt_install(&["postgresql", "chromium", "fonts-dejavu-core"])?;
+    }
     // 3. One build of every target (tests, benches, the binary): `cargo run -p
     //    discover` would unify features differently and build wasmtime twice.
     eprintln!("== cargo build --workspace --all-targets --locked");
