@@ -760,3 +760,36 @@ fn pages_in_headless_chromium_show_text_not_markup_and_load_nothing_from_elsewhe
     }
     println!("screenshots: {}", artifacts.display());
 }
+
+#[test]
+fn a_run_submits_its_best_state_at_the_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("board.db").display().to_string();
+    let (_, alice) = add_user(&db, "alice");
+    admin(&db, &["problem", "enable", "circle-packing-26"]);
+    let board = Board::start(&db, &[]);
+    let dir = tmp.path().join("run");
+    let out = discover()
+        .args(["run", "circle-packing-26", "--steps", "2", "--json", "--submit", &board.url, "--out"])
+        .arg(&dir)
+        .env("DISCOVER_BOARD_TOKEN", &alice)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    let page = summary["submission"].as_str().unwrap();
+    let id: i64 = page.rsplit('/').next().unwrap().parse().unwrap();
+    let done = wait_final(&board.url, &[id], Duration::from_secs(60));
+    assert_eq!(done[&id]["state"], "scored");
+    assert_eq!(done[&id]["score"].as_f64().unwrap(), summary["best_score"].as_f64().unwrap());
+    // Without a token the run still finishes and says what is missing.
+    let out = discover()
+        .args(["run", "circle-packing-26", "--steps", "1", "--submit", &board.url, "--out"])
+        .arg(tmp.path().join("run2"))
+        .env_remove("DISCOVER_BOARD_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("set DISCOVER_BOARD_TOKEN"), "{}", text(&out.stderr));
+    assert!(tmp.path().join("run2/best/solution.json").is_file());
+}
