@@ -462,20 +462,27 @@ impl Db {
     }
 
     async fn requeue_running(&self, actor: &str, expired_before: Option<i64>) -> Result<Vec<i64>> {
+        // A job whose scoring died MAX_ATTEMPTS times (it may be what kills
+        // its workers) is `failed` instead of queued for ever.
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
-            "UPDATE submissions SET state = 'queued', lease_owner = NULL, lease_until_ms = NULL, updated_ms = $1 \
-             WHERE state = 'running' AND ($2 < 0 OR lease_until_ms < $2) RETURNING id, attempts",
+            "UPDATE submissions SET state = CASE WHEN attempts >= $3 THEN 'failed' ELSE 'queued' END, \
+             failure = CASE WHEN attempts >= $3 THEN 'host' ELSE failure END, \
+             reason = CASE WHEN attempts >= $3 THEN 'its scoring was interrupted on every attempt' ELSE reason END, \
+             lease_owner = NULL, lease_until_ms = NULL, updated_ms = $1 \
+             WHERE state = 'running' AND (CAST($2 AS BIGINT) < 0 OR lease_until_ms < CAST($2 AS BIGINT)) RETURNING id, state",
         )
         .bind(now_ms())
         .bind(expired_before.unwrap_or(-1))
+        .bind(MAX_ATTEMPTS)
         .fetch_all(&mut *tx)
         .await?;
         let mut ids = Vec::new();
         for r in rows {
             let id: i64 = r.try_get("id")?;
+            let state: String = r.try_get("state")?;
             let detail = if expired_before.is_some() { "the worker's lease expired" } else { "the board restarted" };
-            audit(&mut tx, id, actor, Some("running"), "queued", Some(detail)).await?;
+            audit(&mut tx, id, actor, Some("running"), &state, Some(detail)).await?;
             ids.push(id);
         }
         tx.commit().await?;
@@ -740,5 +747,90 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, user: i64, score: f64, created: i64) -> SubmissionRow {
+        SubmissionRow {
+            id,
+            problem_id: "p".into(),
+            user_id: user,
+            user_name: format!("u{user}"),
+            kind: "solution".into(),
+            language: None,
+            body: "{}".into(),
+            state: "scored".into(),
+            score: Some(score),
+            reason: None,
+            failure: None,
+            output: None,
+            metrics: None,
+            solution: None,
+            verifier_hash: Some("h".into()),
+            attempts: 1,
+            created_ms: created,
+            updated_ms: created,
+            scored_ms: Some(created),
+        }
+    }
+
+    fn problem(direction: &str) -> ProblemRow {
+        ProblemRow {
+            id: "p".into(),
+            title: "P".into(),
+            direction: direction.into(),
+            statement: String::new(),
+            best_known: None,
+            best_known_source: None,
+            accepts: r#"{"solutions":true,"languages":[]}"#.into(),
+            verifier_hash: "h".into(),
+            show_source: false,
+        }
+    }
+
+    #[test]
+    fn standings_keep_each_users_best_and_break_ties_by_time() {
+        let subs = [row(1, 1, 2.0, 10), row(2, 1, 3.0, 11), row(3, 2, 3.0, 5), row(4, 3, 1.0, 1)];
+        let max: Vec<(i64, i64)> = standings(&problem("maximize"), &subs).iter().map(|s| (s.user_id, s.submission_id)).collect();
+        // Users 1 and 2 tie at 3.0; user 2 submitted first.
+        assert_eq!(max, [(2, 3), (1, 2), (3, 4)]);
+        let min: Vec<(i64, i64)> = standings(&problem("minimize"), &subs).iter().map(|s| (s.user_id, s.submission_id)).collect();
+        assert_eq!(min, [(3, 4), (1, 1), (2, 3)]);
+    }
+
+    #[test]
+    fn migration_files_split_into_statements() {
+        let s = statements("-- a comment\nCREATE TABLE a (x INT);\n\nCREATE INDEX i ON a (x); -- trailing\n");
+        assert_eq!(s, ["CREATE TABLE a (x INT)", "CREATE INDEX i ON a (x)"]);
+        assert_eq!(redact("postgres://board:secret@db:5432/b"), "postgres://board:***@db:5432/b");
+        assert_eq!(redact("board.db"), "board.db");
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_scoring_keeps_dying_fails_after_its_attempts_and_stale_owners_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("b.db").display().to_string(), 2).await.unwrap();
+        let (user, _) = db.add_user("u").await.unwrap();
+        db.put_problem(&problem("maximize")).await.unwrap();
+        let sub = Submission::Solution { values: vec![1.0] };
+        let Inserted::New(id) = db.insert_submission(&user, "p", &sub, None).await.unwrap() else { panic!() };
+        let judgement = Judgement { valid: true, score: Some(1.0), ..Judgement::default() };
+        for attempt in 1..=MAX_ATTEMPTS {
+            let job = db.claim(&format!("w{attempt}"), Duration::from_millis(1)).await.unwrap().unwrap();
+            assert_eq!((job.id, job.attempts), (id, attempt));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            assert_eq!(db.requeue_expired("sweeper").await.unwrap(), [id]);
+            // The worker that lost its lease cannot write a result.
+            assert!(!db.finish(id, &format!("w{attempt}"), &judgement, "h").await.unwrap());
+        }
+        let s = db.submission(id).await.unwrap().unwrap();
+        assert_eq!((s.state.as_str(), s.failure.as_deref()), ("failed", Some("host")));
+        assert!(db.claim("w9", Duration::from_secs(60)).await.unwrap().is_none());
+        let trail: Vec<String> = db.audit_of(id).await.unwrap().into_iter().map(|a| a.to_state).collect();
+        assert_eq!(trail, ["queued", "running", "queued", "running", "queued", "running", "failed"]);
     }
 }
