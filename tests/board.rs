@@ -466,6 +466,20 @@ fn hostile_programs_get_typed_failures_while_others_are_scored() {
     assert_eq!(done[&good]["state"], "scored");
 }
 
+/// Four programs that take `seconds` each and four solutions between them,
+/// for circle-packing-26; their ids.
+fn slow_and_quick(url: &str, token: &str, seconds: f64) -> Vec<i64> {
+    let slow = program(&format!(
+        "import time\ndef solve(parent, x):\n    t = time.time()\n    while time.time() - t < {seconds}:\n        pass\n    return [v * 0.9 if i % 3 == 2 else v for i, v in enumerate(parent)]\n"
+    ));
+    let mut ids = Vec::new();
+    for k in 0..4 {
+        ids.push(submit(url, "circle-packing-26", token, &slow));
+        ids.push(submit(url, "circle-packing-26", token, &packing(0.9 + k as f64 / 100.0)));
+    }
+    ids
+}
+
 #[test]
 fn killing_a_sqlite_board_mid_scoring_loses_nothing_and_scores_nothing_twice() {
     let tmp = tempfile::tempdir().unwrap();
@@ -473,15 +487,7 @@ fn killing_a_sqlite_board_mid_scoring_loses_nothing_and_scores_nothing_twice() {
     let (_, alice) = add_user(&db, "alice");
     admin(&db, &["problem", "enable", "circle-packing-26"]);
     let mut board = Board::start(&db, &["--workers", "1", "--program-seconds", "30"]);
-    // Programs that take a second and a half each, and solutions between them.
-    let slow = program(
-        "import time\ndef solve(parent, x):\n    t = time.time()\n    while time.time() - t < 1.5:\n        pass\n    return [v * 0.9 if i % 3 == 2 else v for i, v in enumerate(parent)]\n",
-    );
-    let mut ids = Vec::new();
-    for k in 0..4 {
-        ids.push(submit(&board.url, "circle-packing-26", &alice, &slow));
-        ids.push(submit(&board.url, "circle-packing-26", &alice, &packing(0.9 + k as f64 / 100.0)));
-    }
+    let ids = slow_and_quick(&board.url, &alice, 1.5);
     // Kill -9 while a program is being scored.
     let start = Instant::now();
     loop {
@@ -520,14 +526,7 @@ fn postgres_workers_share_the_queue_and_a_killed_worker_loses_nothing() {
             .unwrap()
     };
     let (mut a, mut b) = (worker(), worker());
-    let slow = program(
-        "import time\ndef solve(parent, x):\n    t = time.time()\n    while time.time() - t < 2:\n        pass\n    return [v * 0.9 if i % 3 == 2 else v for i, v in enumerate(parent)]\n",
-    );
-    let mut ids = Vec::new();
-    for k in 0..4 {
-        ids.push(submit(&board.url, "circle-packing-26", &alice, &slow));
-        ids.push(submit(&board.url, "circle-packing-26", &alice, &packing(0.9 + k as f64 / 100.0)));
-    }
+    let ids = slow_and_quick(&board.url, &alice, 2.0);
     // Kill worker a while it holds a job.
     let marker = format!(":{}:", a.id());
     let start = Instant::now();
