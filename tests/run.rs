@@ -340,3 +340,51 @@ fn rust_log_shows_spans_and_log_format_json_writes_one_object_per_line() {
     assert!(out.status.success());
     assert_eq!(text_of(&out.stderr), "");
 }
+
+#[test]
+fn init_seeds_the_buffer_with_a_record_and_bad_init_files_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let record = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/discovered/circle_packing_26.json");
+    let record_s = record.to_str().unwrap();
+    let dir = tmp.path().join("run");
+    let out = discover(&["run", "circle-packing-26", "--steps", "1", "--init", record_s, "--json", "--out", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert!(summary["best_score"].as_f64().unwrap() >= 2.6359821683753495, "{summary}");
+    let initial: Vec<Value> = events(&dir).into_iter().filter(|e| e["type"] == "initial").collect();
+    assert_eq!(initial.len(), 9, "8 initial states and the record");
+    assert_eq!(initial[8]["source"].as_str().unwrap(), std::fs::canonicalize(&record).unwrap().to_str().unwrap());
+    assert!(std::fs::read_to_string(dir.join("config.toml")).unwrap().contains("init = "));
+
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, r#"{"values": [0.5, 0.5, 0.1]}"#).unwrap();
+    let out = discover(&["run", "circle-packing-26", "--steps", "1", "--init", bad.to_str().unwrap(), "--out", tmp.path().join("bad").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is not a valid solution of circle-packing-26: expected exactly 78 values"), "{}", text(&out.stderr));
+    let out = discover(&["run", "circle-packing-26", "--init", "/nonexistent.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--init /nonexistent.json"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_stall_limit_stops_a_run_that_stopped_improving_and_survives_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    // 1 ms without a new best: the first step that finds none ends the run.
+    let out = discover(&["run", "circle-packing-26", "--steps", "500", "--stall-limit", "0.001", "--json", "--out", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    let steps = summary["steps"].as_u64().unwrap();
+    assert!(steps < 500, "{summary}");
+    let last = events(&dir).into_iter().filter(|e| e["type"] == "step").last().unwrap();
+    assert_eq!(last["new_best"], false, "{last}");
+    assert!(last["seconds_since_best"].as_f64().unwrap() >= 0.001, "{last}");
+    // Resumed, it is still stalled: nothing more runs.
+    let out = discover(&["resume", dir.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let resumed: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(resumed["steps"].as_u64().unwrap(), steps);
+    let out = discover(&["run", "circle-packing-26", "--stall-limit", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--stall-limit must be a positive number of seconds"), "{}", text(&out.stderr));
+}

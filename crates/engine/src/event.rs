@@ -43,6 +43,10 @@ pub struct InitialEvent {
     pub seed: u64,
     pub score: f64,
     pub reward: f64,
+    /// A state given to the run (`--init FILE`) rather than the problem's
+    /// initial state for `seed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Prompt and completion tokens, for policies that spend them.

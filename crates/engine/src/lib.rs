@@ -29,7 +29,7 @@ pub use discover_contract::failure::{FailureKind, ProblemFailure, ProgramFailure
 pub use event::{Event, Tokens};
 pub use policy::{Policy, RolloutId};
 pub use rng::Rng;
-pub use run::{Run, Settings, StepReport};
+pub use run::{Run, Seed, Settings, StepReport};
 pub use rundir::{Checkpoint, RunDir};
 
 /// What a policy proposes for one rollout, and all the environment needs to

@@ -38,6 +38,10 @@ pub struct Settings {
     /// Stop after the step during which this much run time has passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_limit_seconds: Option<f64>,
+    /// Stop after the step that ends this much run time after the last new
+    /// best state (a run left alone stops when it stops improving).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall_limit_seconds: Option<f64>,
     /// Write the policy's files (adapters, optimiser state) every this many
     /// steps and after the last; the buffer is checkpointed every step.
     #[serde(default = "default_checkpoint_every")]
@@ -59,6 +63,11 @@ impl Settings {
         }
         if self.checkpoint_every == 0 {
             bail!("--checkpoint-every must be at least 1");
+        }
+        if let Some(t) = self.stall_limit_seconds {
+            if !(t.is_finite() && t > 0.0) {
+                bail!("--stall-limit must be a positive number of seconds, got {t}");
+            }
         }
         if let Objective::EntropicFixed { beta } = self.objective {
             if !(beta.is_finite() && beta > 0.0) {
@@ -88,6 +97,9 @@ pub struct StepReport {
     pub seconds: f64,
     pub rollouts_per_second: f64,
     pub elapsed_seconds: f64,
+    /// Run time since the best state was found (0 on a step that found one).
+    #[serde(default)]
+    pub seconds_since_best: f64,
     pub buffer: BufferStats,
 }
 
@@ -105,6 +117,16 @@ pub struct Run<'a> {
     pub elapsed_seconds: f64,
     /// The run directory's folder with the policy's newest files, if any.
     pub policy_files: Option<String>,
+    /// Run time when the current best state was found.
+    pub best_at_seconds: f64,
+}
+
+/// A state to start from besides the problem's initial ones (`--init`: a
+/// published record, a solution from elsewhere), already evaluated.
+pub struct Seed {
+    /// Where it came from, for the initial event.
+    pub source: String,
+    pub state: Evaluated,
 }
 
 impl<'a> Run<'a> {
@@ -116,6 +138,18 @@ impl<'a> Run<'a> {
         policy: &'a mut dyn Policy,
         dir: Option<&'a RunDir>,
     ) -> Result<Run<'a>> {
+        Run::start_seeded(settings, direction, env, policy, dir, Vec::new())
+    }
+
+    /// A fresh run whose buffer also holds `seeds`.
+    pub fn start_seeded(
+        settings: Settings,
+        direction: Direction,
+        env: &'a dyn Environment,
+        policy: &'a mut dyn Policy,
+        dir: Option<&'a RunDir>,
+        seeds: Vec<Seed>,
+    ) -> Result<Run<'a>> {
         settings.check()?;
         let mut initial = Vec::new();
         let mut events = Vec::new();
@@ -125,7 +159,20 @@ impl<'a> Run<'a> {
                 .initial(seed)
                 .map_err(|f| anyhow::anyhow!("the problem's initial state for seed {seed} failed: {}", f.message))?;
             let value = reward(direction, state.score).map_err(|f| anyhow::anyhow!(f.message))?;
-            events.push(Event::Initial(InitialEvent { step: 0, seed, score: state.score, reward: value }));
+            events.push(Event::Initial(InitialEvent { step: 0, seed, score: state.score, reward: value, source: None }));
+            initial.push(NewState {
+                parent: None,
+                step: 0,
+                solution: state.solution,
+                score: state.score,
+                value,
+                provenance: state.provenance,
+            });
+        }
+        for seed in seeds {
+            let state = seed.state;
+            let value = reward(direction, state.score).map_err(|f| anyhow::anyhow!("{}: {}", seed.source, f.message))?;
+            events.push(Event::Initial(InitialEvent { step: 0, seed: 0, score: state.score, reward: value, source: Some(seed.source) }));
             initial.push(NewState {
                 parent: None,
                 step: 0,
@@ -139,7 +186,18 @@ impl<'a> Run<'a> {
         if let Some(dir) = dir {
             dir.append_events(&events)?;
         }
-        Ok(Run { settings, direction, env, policy, dir, buffer, step: 0, elapsed_seconds: 0.0, policy_files: None })
+        Ok(Run {
+            settings,
+            direction,
+            env,
+            policy,
+            dir,
+            buffer,
+            step: 0,
+            elapsed_seconds: 0.0,
+            policy_files: None,
+            best_at_seconds: 0.0,
+        })
     }
 
     /// Continue from a checkpoint (see [`RunDir::load_checkpoint`]).
@@ -169,6 +227,8 @@ impl<'a> Run<'a> {
             step: checkpoint.step,
             elapsed_seconds: checkpoint.elapsed_seconds,
             policy_files: checkpoint.policy_files,
+            // Older checkpoints do not say: count the stall from the resume.
+            best_at_seconds: checkpoint.best_at_seconds.unwrap_or(checkpoint.elapsed_seconds),
         })
     }
 
@@ -176,10 +236,21 @@ impl<'a> Run<'a> {
         self.policy.name()
     }
 
-    /// Whether the run has done all its steps or used its time.
+    /// Whether the run has done all its steps, used its time, or stalled.
     pub fn finished(&self) -> bool {
         self.step >= self.settings.steps
             || self.settings.time_limit_seconds.is_some_and(|limit| self.elapsed_seconds >= limit)
+            || self.stalled()
+    }
+
+    /// No new best state for `stall_limit_seconds` of run time.
+    pub fn stalled(&self) -> bool {
+        self.settings.stall_limit_seconds.is_some_and(|limit| self.elapsed_seconds - self.best_at_seconds >= limit)
+    }
+
+    /// Run time since the current best state was found.
+    pub fn seconds_since_best(&self) -> f64 {
+        self.elapsed_seconds - self.best_at_seconds
     }
 
     pub fn checkpoint(&self) -> Checkpoint {
@@ -190,6 +261,7 @@ impl<'a> Run<'a> {
             buffer: self.buffer.clone(),
             policy: self.policy.checkpoint(),
             policy_files: self.policy_files.clone(),
+            best_at_seconds: Some(self.best_at_seconds),
         }
     }
 
@@ -304,6 +376,9 @@ impl<'a> Run<'a> {
         let seconds = clock.elapsed().as_secs_f64();
         self.step = step;
         self.elapsed_seconds += seconds;
+        if self.buffer.best().id != best_before {
+            self.best_at_seconds = self.elapsed_seconds;
+        }
         // The policy's files on their cadence and after the last step.
         let mut saved_files = None;
         if let Some(dir) = self.dir {
@@ -332,6 +407,7 @@ impl<'a> Run<'a> {
             seconds,
             rollouts_per_second: jobs.len() as f64 / seconds.max(1e-9),
             elapsed_seconds: self.elapsed_seconds,
+            seconds_since_best: self.elapsed_seconds - self.best_at_seconds,
             buffer: self.buffer.stats(),
         };
         let sampling = Some(self.policy.sample_stats()).filter(|s| !s.is_null());

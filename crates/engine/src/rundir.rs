@@ -39,6 +39,9 @@ pub struct Checkpoint {
     /// than `step` (see `Settings::checkpoint_every`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_files: Option<String>,
+    /// Run time when the best state was found (for `--stall-limit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_at_seconds: Option<f64>,
 }
 
 impl Checkpoint {

@@ -40,7 +40,8 @@ impl Progress {
         let Some(bar) = &self.bar else { return };
         let known = self.best_known.map_or(String::new(), |k| format!(" (known {k})"));
         bar.set_position(r.step as u64);
-        bar.set_message(format!("best {}{known}  {:.0} rollouts/s", r.best_score, r.rollouts_per_second));
+        let since = if r.new_best { "new".to_string() } else { format!("{:.0} s ago", r.seconds_since_best) };
+        bar.set_message(format!("best {}{known} ({since})  {:.0} rollouts/s", r.best_score, r.rollouts_per_second));
     }
 
     /// Leave the bar's last state on screen.

@@ -100,6 +100,28 @@ pub fn resume(
     drive(&problem, &config, &dir, cache_dir, checkpoint, json, None)
 }
 
+/// `--init FILE`: a valid solution of a construction problem, as a state the
+/// buffer starts with.
+fn init_seed(problem: &Resolved, path: &Path) -> Result<crate::engine::Seed> {
+    let Resolved::Wasm(Loaded::Construction(problem)) = problem else {
+        bail!("--init takes a solution file, for construction problems; {} takes programs", problem.spec().id);
+    };
+    let solution = crate::problem::read_solution_file(path)?;
+    let verdict = problem.evaluate(&solution).with_context(|| format!("evaluating --init {}", path.display()))?;
+    match verdict.score {
+        Some(score) if verdict.valid => Ok(crate::engine::Seed {
+            source: path.display().to_string(),
+            state: crate::engine::Evaluated::new(solution, score),
+        }),
+        _ => bail!(
+            "--init {} is not a valid solution of {}: {}",
+            path.display(),
+            problem.spec().id,
+            verdict.reason.as_deref().unwrap_or("invalid")
+        ),
+    }
+}
+
 /// A contest or plugin problem takes programs: only LLM policies write them;
 /// only a contest problem has cases.
 fn check_fits(problem: &Resolved, config: &RunConfig) -> Result<()> {
@@ -202,7 +224,13 @@ pub(crate) fn drive(
     let settings = config.settings.clone();
     let mut run = match checkpoint {
         Some(c) => Run::resume(settings, spec.direction, env, policy.as_mut(), Some(dir), c)?,
-        None => Run::start(settings, spec.direction, env, policy.as_mut(), Some(dir))?,
+        None => {
+            let seeds = match &config.init {
+                Some(path) => vec![init_seed(problem, path)?],
+                None => Vec::new(),
+            };
+            Run::start_seeded(settings, spec.direction, env, policy.as_mut(), Some(dir), seeds)?
+        }
     };
     subject.write_best(dir, run.buffer.best())?;
     let progress = Progress::steps(progress::enabled(json), config.settings.steps, run.step, config.best_known);
@@ -230,6 +258,12 @@ pub(crate) fn drive(
         progress.step(&report);
     }
     progress.done();
+    if run.stalled() && !json {
+        eprintln!(
+            "stopped: no new best state for {:.0} s of run time (--stall-limit)",
+            run.seconds_since_best()
+        );
+    }
     let policy_name = run.policy_name();
     report::write_plots(dir, &spec.id, config.best_known)?;
     let best = run.buffer.best();

@@ -70,6 +70,14 @@ pub struct RunArgs {
     /// Stop after the step during which this many seconds of run time passed.
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub(crate) time_limit: Option<f64>,
+    /// Stop once this many seconds of run time passed without a new best state.
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub(crate) stall_limit: Option<f64>,
+    /// Also start from this solution (a solution file or a record fixture:
+    /// JSON with "values"), so the run tries to improve it. Construction
+    /// problems; the file must be a valid solution.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) init: Option<PathBuf>,
     /// Print the summary as JSON (and no progress line).
     #[arg(long)]
     pub(crate) json: bool,
@@ -366,6 +374,9 @@ pub struct RunConfig {
     /// The packs (`--pack`) the problem may come from, as absolute paths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packs: Vec<std::path::PathBuf>,
+    /// `--init FILE`, as an absolute path (the run's buffer holds it from the start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<std::path::PathBuf>,
 }
 
 impl RunArgs {
@@ -424,6 +435,7 @@ impl RunArgs {
             seed: self.seed,
             workers: self.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             time_limit_seconds: self.time_limit,
+            stall_limit_seconds: self.stall_limit,
             checkpoint_every: self.train.checkpoint_every,
         };
         settings.check()?;
@@ -440,6 +452,7 @@ impl RunArgs {
             train,
             settings,
             cases,
+            init: self.init.as_deref().map(|p| std::fs::canonicalize(p).with_context(|| format!("--init {}", p.display()))).transpose()?,
             packs: Vec::new(),
         })
     }
