@@ -94,6 +94,7 @@ fn settings(objective: Objective, steps: u32, checkpoint_every: u32) -> Settings
         seed: 11,
         workers: 1,
         time_limit_seconds: None,
+        stall_limit_seconds: None,
         checkpoint_every,
     }
 }

@@ -90,6 +90,7 @@ fn main() {
                     seed,
                     workers,
                     time_limit_seconds: None,
+                    stall_limit_seconds: None,
                     checkpoint_every: discover::engine::run::default_checkpoint_every(),
                 };
                 let clock = Instant::now();
