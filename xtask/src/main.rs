@@ -186,6 +186,12 @@ fn test(root: &Path, cargo_test_args: &[String]) -> Result<()> {
         eprintln!("== leaderboard tests: installing postgresql, chromium");
         apt_install(&["postgresql", "chromium", "fonts-dejavu-core"])?;
     }
+    // 2d. A single-machine SLURM cluster for `--executor slurm` (tests/slurm.rs
+    //     writes its slurm.conf and starts munged, slurmctld and slurmd itself).
+    if !Path::new("/usr/sbin/slurmctld").exists() || !Path::new("/usr/sbin/munged").exists() {
+        eprintln!("== SLURM tests: installing slurm-wlm, munge");
+        apt_install(&["slurm-wlm", "munge"])?;
+    }
     // 3. One build of every target (tests, benches, the binary): `cargo run -p
     //    discover` would unify features differently and build wasmtime twice.
     eprintln!("== cargo build --workspace --all-targets --locked");

@@ -93,7 +93,7 @@ pub struct Provenance {
 }
 
 /// A solution the environment produced and the verifier accepted.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Evaluated {
     pub solution: Solution,
     pub score: f64,
@@ -127,6 +127,15 @@ pub trait Environment: Sync {
     fn initial(&self, seed: u64) -> Result<Evaluated, Failure>;
     /// Execute `action` from `start` and score the result.
     fn execute(&self, start: &State, action: &Action) -> Result<Evaluated, Failure>;
+}
+
+/// Where a step's rollouts run. Without one the engine runs them on its own
+/// threads; an executor can put them elsewhere (SLURM job steps) as long as
+/// it returns one outcome per rollout, in order, each from
+/// `env.execute(start, action)` or an equivalent environment.
+pub trait Executor: Sync {
+    /// Each rollout's outcome and its wall time in seconds, in order.
+    fn execute(&self, env: &dyn Environment, step: u32, rollouts: &[(&State, &Action)]) -> Vec<(Result<Evaluated, Failure>, f64)>;
 }
 
 /// The reward of a score: larger is better, failures get 0. Maximised scores

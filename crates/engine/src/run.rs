@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use discover_contract::Direction;
 
 use super::event::{AdvantageSummary, BetaRange, Event, InitialEvent, RolloutEvent, StepEvent, Tokens};
-use super::{advantages, reward, Action, Buffer, BufferStats, Checkpoint, Environment, Evaluated, Failure, NewState, Objective, Policy, Reuse, Rng, RolloutId, RunDir, State};
+use super::{advantages, reward, Action, Buffer, BufferStats, Checkpoint, Environment, Evaluated, Executor, Failure, NewState, Objective, Policy, Reuse, Rng, RolloutId, RunDir, State};
 
 /// The knobs of the loop. Serialised into `config.toml`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -119,6 +119,8 @@ pub struct Run<'a> {
     pub policy_files: Option<String>,
     /// Run time when the current best state was found.
     pub best_at_seconds: f64,
+    /// Where rollouts run; `None`: this process's threads.
+    executor: Option<&'a dyn Executor>,
 }
 
 /// A state to start from besides the problem's initial ones (`--init`: a
@@ -197,6 +199,7 @@ impl<'a> Run<'a> {
             elapsed_seconds: 0.0,
             policy_files: None,
             best_at_seconds: 0.0,
+            executor: None,
         })
     }
 
@@ -229,7 +232,14 @@ impl<'a> Run<'a> {
             policy_files: checkpoint.policy_files,
             // Older checkpoints do not say: count the stall from the resume.
             best_at_seconds: checkpoint.best_at_seconds.unwrap_or(checkpoint.elapsed_seconds),
+            executor: None,
         })
+    }
+
+    /// Run rollouts with `executor` instead of this process's threads.
+    pub fn with_executor(mut self, executor: &'a dyn Executor) -> Self {
+        self.executor = Some(executor);
+        self
     }
 
     pub fn policy_name(&self) -> &'static str {
@@ -293,7 +303,13 @@ impl<'a> Run<'a> {
         }
 
         // Rollouts, concurrently.
-        let outcomes = execute_all(self.env, &starts, &jobs, self.settings.workers);
+        let outcomes = match self.executor {
+            Some(executor) => {
+                let rollouts: Vec<(&State, &Action)> = jobs.iter().map(|j| (&starts[j.group], &j.action)).collect();
+                executor.execute(self.env, step, &rollouts)
+            }
+            None => execute_all(self.env, &starts, &jobs, self.settings.workers),
+        };
 
         // Apply the results in rollout order.
         let mut rewards: Vec<Vec<f64>> = vec![Vec::with_capacity(k); starts.len()];

@@ -234,6 +234,22 @@ enum Command {
         discover submit http://127.0.0.1:8080 circle-packing-26 runs/cp/best/solution.json --wait\n  \
         discover submit https://board.example.org ahc039 fish.cpp")]
     Submit(board::SubmitArgs),
+    /// Evaluate a batch of a run's rollouts: what `--executor slurm` runs in each job step.
+    #[command(after_help = "DIR is a batch folder under a run directory (batches/step-NNNNNN); the \
+        rollouts i with i % PARTS == PART that have no results/NNNNNN.json yet are evaluated with \
+        the run's environment, $SLURM_CPUS_PER_TASK at a time, each result written atomically.")]
+    EvaluateBatch {
+        /// The batch folder.
+        #[arg(required_unless_present = "probe")]
+        dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        part: usize,
+        #[arg(long, default_value_t = 1)]
+        parts: usize,
+        /// Answer the executor's shared-directory check (reads FILE, writes FILE.ok).
+        #[arg(long, value_name = "FILE")]
+        probe: Option<PathBuf>,
+    },
     /// Rebuild a run's plots and print its summary.
     Report {
         /// The run directory.
@@ -323,6 +339,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::ServeModel(args) => model::serve(args),
         Command::Report { dir, json } => run::report(&dir, json),
         Command::Board { action } => board::board(catalog, cache_dir, action),
+        Command::EvaluateBatch { probe: Some(file), .. } => run::slurm::answer_probe(&file).map(|_| ExitCode::SUCCESS),
+        Command::EvaluateBatch { dir, part, parts, probe: None } => {
+            run::evaluate_batch(&sandbox, cache_dir, cli.unsafe_native, &dir.expect("required"), part, parts)
+        }
         Command::Submit(args) => board::submit(args),
         Command::Pack { action } => pack::pack(&sandbox, cache_dir, cli.unsafe_native, action),
         Command::Isolate(_) => unreachable!("handled above"),

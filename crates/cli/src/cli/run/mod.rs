@@ -5,6 +5,7 @@
 
 mod factory;
 mod settings;
+pub(crate) mod slurm;
 mod summary;
 
 use std::path::{Path, PathBuf};
@@ -100,6 +101,81 @@ pub fn resume(
     drive(&problem, &config, &dir, cache_dir, checkpoint, json, None)
 }
 
+/// What a run's config builds for its problem: the environment (inside a
+/// [`Subject`]), the language programs are written in, and the prompt. The
+/// run and `discover evaluate-batch` build the same one.
+pub(crate) fn build<'a>(
+    problem: &'a Resolved,
+    config: &RunConfig,
+    cache_dir: Option<&Path>,
+    plugin_log: &Path,
+) -> Result<(Subject<'a>, Language, Prompt)> {
+    let spec = problem.spec();
+    let workers = config.settings.workers;
+    Ok(match problem {
+        Resolved::Wasm(Loaded::Construction(problem)) => {
+            let mut env = ProblemEnv::new(Arc::new(problem.clone()), config.effort);
+            if let Some(llm) = &config.llm {
+                env = env.with_programs(llm.programs(spec, cache_dir, workers)?);
+            }
+            (Subject::Construction { problem, env }, factory::python_language(spec), Prompt::Construction)
+        }
+        Resolved::Wasm(Loaded::Contest(problem)) => {
+            let cases = config.cases.clone().unwrap_or_else(|| contest::DEFAULT_CASES.collect());
+            let runner = contest::runner(problem.clone(), cache_dir, cases, workers, false)?;
+            let language = factory::contest_language(&runner);
+            (Subject::Contest { env: ContestEnv { runner: Arc::new(runner) } }, language, Prompt::Contest)
+        }
+        Resolved::Plugin(problem) => {
+            // The plugin's stderr belongs with the run from here on.
+            problem.plugin.log_to(plugin_log).with_context(|| format!("opening {}", plugin_log.display()))?;
+            let language = Language::new(&problem.spec.language, problem.spec.contract.clone());
+            let prompt = Prompt::Plugin { environment: problem.spec.environment.clone() };
+            (Subject::Plugin { env: PluginEnv::new(problem.clone(), config.settings.seed) }, language, prompt)
+        }
+    })
+}
+
+/// `discover evaluate-batch DIR --part K --parts N`: on a node, evaluate the
+/// rollouts `i % N == K` of a batch that have no result yet, each result
+/// written atomically as soon as it is known.
+pub fn evaluate_batch(
+    sandbox: &Sandbox,
+    cache_dir: Option<&Path>,
+    unsafe_native: bool,
+    dir: &Path,
+    part: usize,
+    parts: usize,
+) -> Result<ExitCode> {
+    if parts == 0 || part >= parts {
+        bail!("--part must be below --parts ({part} of {parts})");
+    }
+    let path = dir.join("batch.json");
+    let batch: slurm::BatchFile = serde_json::from_slice(&std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?)
+        .with_context(|| format!("{} is damaged", path.display()))?;
+    let run_dir = RunDir::open(&batch.run_dir)?;
+    let config = RunConfig::read(&run_dir)?;
+    let catalog = Catalog::open(sandbox, &config.packs, cache_dir, unsafe_native)?;
+    let log = dir.join(format!("plugin-{part}.log"));
+    let problem = catalog.resolve(&config.problem, Some(log.clone()))?;
+    let (subject, _, _) = build(&problem, &config, cache_dir, &log)?;
+    let env = subject.env();
+    let todo: Vec<&slurm::BatchRollout> =
+        batch.rollouts.iter().filter(|r| r.index % parts == part && !slurm::result_path(dir, r.index).exists()).collect();
+    let workers = std::env::var("SLURM_CPUS_PER_TASK").ok().and_then(|v| v.parse().ok()).unwrap_or(config.settings.workers).max(1);
+    let node = std::env::var("SLURMD_NODENAME").ok();
+    let written = crate::engine::parallel::map_ordered(&todo, workers, |_, r| -> Result<()> {
+        let t = std::time::Instant::now();
+        let outcome = env.execute(&r.start, &r.action);
+        let result = slurm::BatchResult { outcome, seconds: t.elapsed().as_secs_f64(), node: node.clone() };
+        write_atomic(&slurm::result_path(dir, r.index), serde_json::to_string(&result)?.as_bytes())
+    });
+    for w in written {
+        w?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `--init FILE`: a valid solution of a construction problem, as a state the
 /// buffer starts with.
 fn init_seed(problem: &Resolved, path: &Path) -> Result<crate::engine::Seed> {
@@ -156,14 +232,14 @@ fn check_fits_wasm(problem: &Loaded, config: &RunConfig) -> Result<()> {
 }
 
 /// What a run drives: the environment and how it records its best state.
-enum Subject<'a> {
+pub(crate) enum Subject<'a> {
     Construction { problem: &'a Problem, env: ProblemEnv },
     Contest { env: ContestEnv },
     Plugin { env: PluginEnv },
 }
 
 impl Subject<'_> {
-    fn env(&self) -> &dyn Environment {
+    pub(crate) fn env(&self) -> &dyn Environment {
         match self {
             Subject::Construction { env, .. } => env,
             Subject::Contest { env } => env,
@@ -192,29 +268,7 @@ pub(crate) fn drive(
     submit: Option<&str>,
 ) -> Result<ExitCode> {
     let spec = problem.spec();
-    let workers = config.settings.workers;
-    let (subject, language, prompt) = match problem {
-        Resolved::Wasm(Loaded::Construction(problem)) => {
-            let mut env = ProblemEnv::new(Arc::new(problem.clone()), config.effort);
-            if let Some(llm) = &config.llm {
-                env = env.with_programs(llm.programs(spec, cache_dir, workers)?);
-            }
-            (Subject::Construction { problem, env }, factory::python_language(spec), Prompt::Construction)
-        }
-        Resolved::Wasm(Loaded::Contest(problem)) => {
-            let cases = config.cases.clone().unwrap_or_else(|| contest::DEFAULT_CASES.collect());
-            let runner = contest::runner(problem.clone(), cache_dir, cases, workers, false)?;
-            let language = factory::contest_language(&runner);
-            (Subject::Contest { env: ContestEnv { runner: Arc::new(runner) } }, language, Prompt::Contest)
-        }
-        Resolved::Plugin(problem) => {
-            // The plugin's stderr belongs with the run from here on.
-            problem.plugin.log_to(&dir.path("plugin.log")).context("opening the run's plugin.log")?;
-            let language = Language::new(&problem.spec.language, problem.spec.contract.clone());
-            let prompt = Prompt::Plugin { environment: problem.spec.environment.clone() };
-            (Subject::Plugin { env: PluginEnv::new(problem.clone(), config.settings.seed) }, language, prompt)
-        }
-    };
+    let (subject, language, prompt) = build(problem, config, cache_dir, &dir.path("plugin.log"))?;
     let env = subject.env();
     let mut policy = config.policy(spec, language, prompt)?;
     let trains = policy.trains();
@@ -232,6 +286,13 @@ pub(crate) fn drive(
             Run::start_seeded(settings, spec.direction, env, policy.as_mut(), Some(dir), seeds)?
         }
     };
+    let executor = match &config.executor {
+        Some(e) if e.kind == slurm::ExecutorKind::Slurm => Some(slurm::SlurmExecutor::new(dir.root(), e, cache_dir)?),
+        _ => None,
+    };
+    if let Some(executor) = &executor {
+        run = run.with_executor(executor);
+    }
     subject.write_best(dir, run.buffer.best())?;
     let progress = Progress::steps(progress::enabled(json), config.settings.steps, run.step, config.best_known);
     let mut rollouts = 0;

@@ -73,6 +73,39 @@ pub struct RunArgs {
     /// Stop once this many seconds of run time passed without a new best state.
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub(crate) stall_limit: Option<f64>,
+    /// Where rollouts run: threads here, or SLURM job steps (srun inside an
+    /// allocation, sbatch --wait outside one). With slurm, --out must be on a
+    /// file system every node mounts (checked at start by a job step).
+    #[arg(long, value_enum, default_value_t = super::slurm::ExecutorKind::Local, help_heading = "SLURM")]
+    pub(crate) executor: super::slurm::ExecutorKind,
+    /// SLURM partition (sbatch --partition).
+    #[arg(long, value_name = "NAME", help_heading = "SLURM")]
+    pub(crate) slurm_partition: Option<String>,
+    /// SLURM account (sbatch --account).
+    #[arg(long, value_name = "NAME", help_heading = "SLURM")]
+    pub(crate) slurm_account: Option<String>,
+    /// A batch job's time limit, in SLURM's format (sbatch --time).
+    #[arg(long, value_name = "TIME", help_heading = "SLURM")]
+    pub(crate) slurm_time: Option<String>,
+    /// CPUs per batch (--cpus-per-task); a batch's rollouts run on that many threads.
+    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "SLURM")]
+    pub(crate) slurm_cpus: u32,
+    /// GPUs per batch (--gpus-per-task).
+    #[arg(long, value_name = "N", help_heading = "SLURM")]
+    pub(crate) slurm_gpus: Option<u32>,
+    /// Generic resources per batch (--gres), e.g. gpu:a100:1.
+    #[arg(long, value_name = "GRES", help_heading = "SLURM")]
+    pub(crate) slurm_gres: Option<String>,
+    /// Another option for srun/sbatch, passed as it is; repeat for several.
+    #[arg(long, value_name = "OPTION", allow_hyphen_values = true, help_heading = "SLURM")]
+    pub(crate) slurm_extra: Vec<String>,
+    /// Job steps per training step (rollouts dealt round-robin).
+    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "SLURM")]
+    pub(crate) slurm_batches: usize,
+    /// Relaunches of a job step that left rollouts unevaluated (failed, timed
+    /// out, preempted, lost its node) before they count as failures.
+    #[arg(long, value_name = "N", default_value_t = 2, help_heading = "SLURM")]
+    pub(crate) slurm_retries: u32,
     /// Also start from this solution (a solution file or a record fixture:
     /// JSON with "values"), so the run tries to improve it. Construction
     /// problems; the file must be a valid solution.
@@ -377,9 +410,43 @@ pub struct RunConfig {
     /// `--init FILE`, as an absolute path (the run's buffer holds it from the start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<std::path::PathBuf>,
+    /// Where rollouts run (`--executor`); absent: threads here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<super::slurm::ExecutorConfig>,
 }
 
 impl RunArgs {
+    fn executor_config(&self) -> Result<Option<super::slurm::ExecutorConfig>> {
+        use super::slurm::{ExecutorConfig, ExecutorKind};
+        let slurm_flags = self.slurm_partition.is_some()
+            || self.slurm_account.is_some()
+            || self.slurm_time.is_some()
+            || self.slurm_gpus.is_some()
+            || self.slurm_gres.is_some()
+            || !self.slurm_extra.is_empty();
+        if self.executor == ExecutorKind::Local {
+            if slurm_flags {
+                bail!("the --slurm-* options need --executor slurm");
+            }
+            return Ok(None);
+        }
+        if self.slurm_batches == 0 || self.slurm_cpus == 0 {
+            bail!("--slurm-batches and --slurm-cpus must be at least 1");
+        }
+        Ok(Some(ExecutorConfig {
+            kind: self.executor,
+            partition: self.slurm_partition.clone(),
+            account: self.slurm_account.clone(),
+            time: self.slurm_time.clone(),
+            cpus: self.slurm_cpus,
+            gpus: self.slurm_gpus,
+            gres: self.slurm_gres.clone(),
+            extra: self.slurm_extra.clone(),
+            batches: self.slurm_batches,
+            retries: self.slurm_retries,
+        }))
+    }
+
     /// Check the flags together and turn them into a config.
     pub(crate) fn config(&self) -> Result<RunConfig> {
         let objective = match (self.objective, self.beta) {
@@ -453,6 +520,7 @@ impl RunArgs {
             settings,
             cases,
             init: self.init.as_deref().map(|p| std::fs::canonicalize(p).with_context(|| format!("--init {}", p.display()))).transpose()?,
+            executor: self.executor_config()?,
             packs: Vec::new(),
         })
     }

@@ -1,0 +1,241 @@
+//! `--executor slurm` on a real single-machine SLURM cluster that this test
+//! starts (munge, slurmctld and slurmd from Debian's slurm-wlm, a slurm.conf
+//! written here, no systemd) and stops at the end.
+//!
+//! One test, one cluster, the scenarios in order: a run outside an
+//! allocation (sbatch --wait) and one inside (salloc + srun) give exactly
+//! the local run's buffer; a job step killed mid-batch and one cancelled
+//! with scancel are launched again and the run still matches; workers that
+//! die every time leave typed failures after the retries; a job that cannot
+//! run stops the run at its start-up check.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn sh(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?}: {}{}", text(&out.stdout), text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// A one-node SLURM cluster in a temporary directory.
+struct Cluster {
+    dir: tempfile::TempDir,
+    daemons: Vec<Child>,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        assert!(
+            Path::new("/usr/sbin/slurmctld").exists() && Path::new("/usr/sbin/munged").exists(),
+            "SLURM is not installed (apt-get install slurm-wlm munge; .ci/run does)"
+        );
+        // munge authenticates every SLURM message; start it if it is not running.
+        let munge_ok = || Command::new("munge").arg("-n").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+        if !munge_ok() {
+            let _ = std::fs::create_dir_all("/run/munge");
+            let _ = Command::new("chown").args(["munge:munge", "/run/munge"]).status();
+            sh(Command::new("runuser").args(["-u", "munge", "--", "/usr/sbin/munged"]));
+            let start = Instant::now();
+            while !munge_ok() {
+                assert!(start.elapsed() < Duration::from_secs(10), "munged did not start");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for sub in ["state", "spool"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        let host = sh(Command::new("hostname").arg("-s")).trim().to_string();
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let conf = format!(
+            "ClusterName=discovertest\nSlurmctldHost={host}\nSlurmUser=root\nSlurmdUser=root\nAuthType=auth/munge\n\
+             StateSaveLocation={d}/state\nSlurmdSpoolDir={d}/spool\nSlurmctldPidFile={d}/slurmctld.pid\nSlurmdPidFile={d}/slurmd.pid\n\
+             SlurmctldLogFile={d}/slurmctld.log\nSlurmdLogFile={d}/slurmd.log\nSlurmctldPort={}\nSlurmdPort={}\n\
+             ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nSelectType=select/cons_tres\nSelectTypeParameters=CR_Core\n\
+             MpiDefault=none\nReturnToService=2\nJobAcctGatherType=jobacct_gather/none\nAccountingStorageType=accounting_storage/none\n\
+             SchedulerType=sched/backfill\nMinJobAge=300\nNodeName={host} CPUs={cpus} State=UNKNOWN\n\
+             PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n",
+            free_port(),
+            free_port(),
+            d = d.display()
+        );
+        let conf_path = d.join("slurm.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let daemon = |name: &str| {
+            Command::new(format!("/usr/sbin/{name}"))
+                .args(["-D", "-f"])
+                .arg(&conf_path)
+                .env("SLURM_CONF", &conf_path)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let cluster = Cluster { daemons: vec![daemon("slurmctld"), daemon("slurmd")], dir };
+        let start = Instant::now();
+        loop {
+            let out = cluster.cmd("sinfo").args(["-h", "-o", "%T"]).output().unwrap();
+            if text(&out.stdout).trim() == "idle" {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "the node never became idle: {}", text(&out.stdout));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        cluster
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.path().join("slurm.conf")
+    }
+
+    /// A command that talks to this cluster.
+    fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("SLURM_CONF", self.conf());
+        c
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.cmd("scancel").args(["--user", "root"]).output();
+        for d in &mut self.daemons {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+    }
+}
+
+fn discover_exe() -> &'static str {
+    env!("CARGO_BIN_EXE_discover")
+}
+
+/// `discover run circle-packing-26 --steps 3 --seed 5` with `extra` flags,
+/// through `launcher` (salloc or nothing); the run directory.
+fn run(cluster: &Cluster, dir: &Path, extra: &[&str], launcher: &[&str]) -> std::process::Output {
+    let mut args: Vec<String> = launcher.iter().map(|s| s.to_string()).collect();
+    args.push(discover_exe().to_string());
+    for a in ["run", "circle-packing-26", "--steps", "3", "--seed", "5", "--json", "--out"] {
+        args.push(a.to_string());
+    }
+    args.push(dir.display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut cmd = cluster.cmd(&args[0]);
+    cmd.args(&args[1..]);
+    cmd.output().unwrap()
+}
+
+fn buffer(dir: &Path) -> Value {
+    let v: Value = serde_json::from_slice(&std::fs::read(dir.join("buffer.json")).unwrap()).unwrap();
+    v["buffer"].clone()
+}
+
+fn jobs(dir: &Path) -> String {
+    (1..=3).map(|s| std::fs::read_to_string(dir.join(format!("batches/step-{s:06}/jobs.txt"))).unwrap_or_default()).collect()
+}
+
+#[test]
+fn slurm_runs_match_local_runs_and_survive_killed_and_cancelled_job_steps() {
+    let cluster = Cluster::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("local");
+    let out = run(&cluster, &local, &[], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = buffer(&local);
+
+    // Outside an allocation: sbatch --wait per batch.
+    let batch = tmp.path().join("sbatch");
+    let out = run(&cluster, &batch, &["--executor", "slurm", "--slurm-batches", "2"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(buffer(&batch), expected, "the same seed gives the same buffer");
+    let config = std::fs::read_to_string(batch.join("config.toml")).unwrap();
+    assert!(config.contains("[executor]") && config.contains("kind = \"slurm\""), "{config}");
+    assert_eq!(jobs(&batch).lines().count(), 6, "{}", jobs(&batch));
+
+    // Inside one: srun job steps.
+    let steps = tmp.path().join("srun");
+    let out = run(&cluster, &steps, &["--executor", "slurm", "--slurm-batches", "2"], &["salloc", "-N1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(buffer(&steps), expected);
+    assert!(jobs(&steps).contains("(job step)"), "{}", jobs(&steps));
+
+    // A job step killed in the middle (its worker dies), and one cancelled:
+    // launched again for their missing rollouts; the run still matches.
+    for (name, how) in [("killed", "kill"), ("cancelled", "scancel")] {
+        let dir = tmp.path().join(name);
+        let mut child = {
+            let mut c = cluster.cmd(discover_exe());
+            c.args(["run", "circle-packing-26", "--steps", "3", "--seed", "5", "--json", "--executor", "slurm", "--out"])
+                .arg(&dir)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            c.spawn().unwrap()
+        };
+        let start = Instant::now();
+        loop {
+            // The worker's own command line (sbatch's quotes its words).
+            let done = match how {
+                "kill" => Command::new("pkill").args(["-9", "-f", "evaluate-batch /.*step-000002"]).status().unwrap().success(),
+                _ => {
+                    let queued = text(&cluster.cmd("squeue").args(["-h", "-o", "%i", "--name", "discover-step-000002"]).output().unwrap().stdout);
+                    !queued.trim().is_empty() && cluster.cmd("scancel").arg(queued.trim()).status().unwrap().success()
+                }
+            };
+            if done {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(120), "{name}: step 2 never ran");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        assert_eq!(buffer(&dir), expected, "{name}");
+        assert!(jobs(&dir).contains("part 0 attempt 1"), "{name}: relaunched: {}", jobs(&dir));
+    }
+
+    // Workers of step 2 that die every time: after the retries its rollouts
+    // are the host's failures (kind `sandbox`: not the program's fault) with
+    // reward 0, and the run goes on.
+    let crashing = tmp.path().join("crashing");
+    let mut child = {
+        let mut c = cluster.cmd(discover_exe());
+        c.args(["run", "circle-packing-26", "--steps", "3", "--seed", "5", "--json", "--executor", "slurm", "--slurm-retries", "1", "--out"])
+            .arg(&crashing)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c.spawn().unwrap()
+    };
+    while child.try_wait().unwrap().is_none() {
+        let _ = Command::new("pkill").args(["-9", "-f", "evaluate-batch /.*step-000002"]).status();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let events: Vec<Value> = std::fs::read_to_string(crashing.join("events.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let step2: Vec<&Value> = events.iter().filter(|e| e["type"] == "rollout" && e["step"] == 2).collect();
+    assert_eq!(step2.len(), 128);
+    assert!(step2.iter().all(|r| r["failure"]["kind"] == "sandbox" && r["reward"] == 0.0), "{:?}", step2[0]);
+    assert!(jobs(&crashing).contains("part 0 attempt 1"));
+    let step3 = events.iter().filter(|e| e["type"] == "rollout" && e["step"] == 3 && e["failure"].is_null()).count();
+    assert!(step3 > 0, "step 3 ran normally");
+
+    // A job that can never run (a node that does not exist): the check at
+    // start says so, before any step.
+    let dead = tmp.path().join("dead");
+    let out = run(&cluster, &dead, &["--executor", "slurm", "--slurm-retries", "1", "--slurm-extra=--nodelist=nowhere"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("a SLURM job step could not read and answer a file in the run directory"), "{}", text(&out.stderr));
+}
