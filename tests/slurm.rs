@@ -5,7 +5,9 @@
 //! One test, one cluster, the scenarios in order: a run outside an
 //! allocation (sbatch --wait) and one inside (salloc + srun) give exactly
 //! the local run's buffer; a job step killed mid-batch and one cancelled
-//! with scancel are launched again and the run still matches; workers that
+//! with scancel are launched again and the run still matches; the host
+//! killed with SIGKILL resumes by waiting for its job and collecting its
+//! results (launched once); Ctrl-C of the host cancels its job; workers that
 //! die every time leave typed failures after the retries; a job that cannot
 //! run stops the run at its start-up check.
 
@@ -163,7 +165,9 @@ fn slurm_runs_match_local_runs_and_survive_killed_and_cancelled_job_steps() {
     assert_eq!(buffer(&batch), expected, "the same seed gives the same buffer");
     let config = std::fs::read_to_string(batch.join("config.toml")).unwrap();
     assert!(config.contains("[executor]") && config.contains("kind = \"slurm\""), "{config}");
-    assert_eq!(jobs(&batch).lines().count(), 6, "{}", jobs(&batch));
+    // Two parts a step, each launch recorded when submitted and when it ended.
+    assert_eq!(jobs(&batch).matches("submitted").count(), 6, "{}", jobs(&batch));
+    assert_eq!(jobs(&batch).matches("ended: exit status: 0").count(), 6, "{}", jobs(&batch));
 
     // Inside one: srun job steps.
     let steps = tmp.path().join("srun");
@@ -176,7 +180,7 @@ fn slurm_runs_match_local_runs_and_survive_killed_and_cancelled_job_steps() {
     // launched again for their missing rollouts; the run still matches.
     for (name, how) in [("killed", "kill"), ("cancelled", "scancel")] {
         let dir = tmp.path().join(name);
-        let mut child = {
+        let child = {
             let mut c = cluster.cmd(discover_exe());
             c.args(["run", "circle-packing-26", "--steps", "3", "--seed", "5", "--json", "--executor", "slurm", "--out"])
                 .arg(&dir)
@@ -190,8 +194,12 @@ fn slurm_runs_match_local_runs_and_survive_killed_and_cancelled_job_steps() {
             let done = match how {
                 "kill" => Command::new("pkill").args(["-9", "-f", "evaluate-batch /.*step-000002"]).status().unwrap().success(),
                 _ => {
-                    let queued = text(&cluster.cmd("squeue").args(["-h", "-o", "%i", "--name", "discover-step-000002"]).output().unwrap().stdout);
-                    !queued.trim().is_empty() && cluster.cmd("scancel").arg(queued.trim()).status().unwrap().success()
+                    // The job id, as the run recorded it when sbatch printed it.
+                    let launches = std::fs::read_to_string(dir.join("batches/step-000002/jobs.txt")).unwrap_or_default();
+                    match launches.lines().find_map(|l| l.split("submitted ").nth(1)) {
+                        Some(id) => cluster.cmd("scancel").arg(id.trim()).status().unwrap().success(),
+                        None => false,
+                    }
                 }
             };
             if done {
@@ -210,7 +218,7 @@ fn slurm_runs_match_local_runs_and_survive_killed_and_cancelled_job_steps() {
     // are the host's failures (kind `sandbox`: not the program's fault) with
     // reward 0, and the run goes on.
     let crashing = tmp.path().join("crashing");
-    let mut child = {
+    let child = {
         let mut c = cluster.cmd(discover_exe());
         c.args(["run", "circle-packing-26", "--steps", "3", "--seed", "5", "--json", "--executor", "slurm", "--slurm-retries", "1", "--out"])
             .arg(&crashing)
@@ -218,6 +226,7 @@ fn slurm_runs_match_local_runs_and_survive_killed_and_cancelled_job_steps() {
             .stderr(Stdio::piped());
         c.spawn().unwrap()
     };
+    let mut child = child;
     while child.try_wait().unwrap().is_none() {
         let _ = Command::new("pkill").args(["-9", "-f", "evaluate-batch /.*step-000002"]).status();
         std::thread::sleep(Duration::from_millis(20));
@@ -231,6 +240,67 @@ fn slurm_runs_match_local_runs_and_survive_killed_and_cancelled_job_steps() {
     assert!(jobs(&crashing).contains("part 0 attempt 1"));
     let step3 = events.iter().filter(|e| e["type"] == "rollout" && e["step"] == 3 && e["failure"].is_null()).count();
     assert!(step3 > 0, "step 3 ran normally");
+
+    // The host process killed (SIGKILL) while step 2's job runs: the job goes
+    // on; `resume` waits for it and collects its results instead of
+    // launching the rollouts again, and ends with the same buffer.
+    let resumed = tmp.path().join("resumed");
+    let mut child = {
+        let mut c = cluster.cmd(discover_exe());
+        c.args(["run", "circle-packing-26", "--steps", "3", "--seed", "5", "--json", "--executor", "slurm", "--out"])
+            .arg(&resumed)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c.spawn().unwrap()
+    };
+    let step2 = resumed.join("batches/step-000002/jobs.txt");
+    let start = Instant::now();
+    while !std::fs::read_to_string(&step2).unwrap_or_default().contains("submitted") {
+        assert!(start.elapsed() < Duration::from_secs(120), "step 2 was never submitted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = cluster.cmd(discover_exe()).args(["resume", "--json"]).arg(&resumed).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(buffer(&resumed), expected);
+    let launches = std::fs::read_to_string(&step2).unwrap();
+    assert_eq!(launches.matches("submitted").count(), 1, "step 2 was launched once, by the killed process: {launches}");
+    let results = std::fs::read_dir(resumed.join("batches/step-000002/results")).unwrap().count();
+    assert_eq!(results, 128);
+
+    // Ctrl-C (SIGINT) of the host while step 2's job runs cancels the job.
+    let interrupted = tmp.path().join("interrupted");
+    let mut child = {
+        let mut c = cluster.cmd(discover_exe());
+        c.args(["run", "circle-packing-26", "--steps", "3", "--seed", "5", "--json", "--executor", "slurm", "--out"])
+            .arg(&interrupted)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c.spawn().unwrap()
+    };
+    let step2 = interrupted.join("batches/step-000002/jobs.txt");
+    let start = Instant::now();
+    let id = loop {
+        if let Some(id) = std::fs::read_to_string(&step2).unwrap_or_default().lines().find_map(|l| l.split("submitted ").nth(1).map(str::to_string)) {
+            break id;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "step 2 was never submitted");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    child.wait().unwrap();
+    // The controller keeps finished jobs' records (MinJobAge=300): its state says who ended it.
+    let start = Instant::now();
+    loop {
+        let job = text(&cluster.cmd("scontrol").args(["show", "job", "-o", id.trim()]).output().unwrap().stdout);
+        if job.contains("JobState=CANCELLED") {
+            break;
+        }
+        assert!(!job.contains("JobState=COMPLETED"), "job {id} ran to its end: {job}");
+        assert!(start.elapsed() < Duration::from_secs(30), "job {id} was not cancelled after Ctrl-C: {job}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // A job that can never run (a node that does not exist): the check at
     // start says so, before any step.

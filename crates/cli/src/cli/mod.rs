@@ -276,6 +276,7 @@ enum ProblemsAction {
 /// sandboxes they run), then die of the same signal.
 extern "C" fn on_signal(signal: libc::c_int) {
     crate::plugin::host::kill_all();
+    run::slurm::cancel_jobs_from_signal_handler();
     // SAFETY: signal and raise are async-signal-safe.
     unsafe {
         libc::signal(signal, libc::SIG_DFL);

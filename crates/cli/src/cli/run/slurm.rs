@@ -99,6 +99,9 @@ pub fn result_path(batch: &Path, index: usize) -> PathBuf {
 }
 
 pub struct SlurmExecutor {
+    /// Every job of this run carries this name (`discover-` and a digest of
+    /// the run directory), so `scancel --name` and `squeue --name` find them.
+    job_name: String,
     run_dir: PathBuf,
     exe: PathBuf,
     config: ExecutorConfig,
@@ -112,15 +115,45 @@ impl SlurmExecutor {
     /// the run directory (it must be on a file system every node sees).
     pub fn new(run_dir: &Path, config: &ExecutorConfig, cache_dir: Option<&Path>) -> Result<SlurmExecutor> {
         let exe = std::env::current_exe().context("cannot find the discover executable")?;
+        let run_dir = run_dir.canonicalize()?;
+        let job_name = {
+            use sha2::Digest;
+            let d = sha2::Sha256::digest(run_dir.display().to_string().as_bytes());
+            format!("discover-{}", d[..6].iter().map(|b| format!("{b:02x}")).collect::<String>())
+        };
         let executor = SlurmExecutor {
-            run_dir: run_dir.canonicalize()?,
+            job_name,
+            run_dir,
             exe,
             config: config.clone(),
             in_allocation: std::env::var_os("SLURM_JOB_ID").is_some(),
             cache_dir: cache_dir.map(Path::to_path_buf),
         };
         executor.probe()?;
+        cancel_on_signal(&executor.job_name);
         Ok(executor)
+    }
+
+    /// Wait until no job of this run is pending or running: after the host
+    /// process died, `resume` collects what those jobs write instead of
+    /// launching the same rollouts again.
+    fn wait_for_orphans(&self) {
+        let mut said = false;
+        loop {
+            let out = Command::new("squeue").args(["-h", "-o", "%i", "--name", &self.job_name]).output();
+            let ids = match out {
+                Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+                _ => return,
+            };
+            if ids.is_empty() {
+                return;
+            }
+            if !said {
+                eprintln!("waiting for SLURM jobs {} left by an earlier process of this run", ids.split_whitespace().collect::<Vec<_>>().join(", "));
+                said = true;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
     }
 
     /// A round trip through a job step: it reads a file we wrote in the run
@@ -132,7 +165,7 @@ impl SlurmExecutor {
         let nonce = format!("{:x}", Instant::now().elapsed().as_nanos() ^ std::process::id() as u128);
         write_atomic(&probe, nonce.as_bytes())?;
         let log = dir.join("probe.log");
-        let mut cmd = self.launcher("discover-probe", &log);
+        let mut cmd = self.launcher(&self.job_name, &log);
         self.program(
             &mut cmd,
             vec![self.exe.display().to_string(), "evaluate-batch".into(), "--probe".into(), probe.display().to_string()],
@@ -205,7 +238,7 @@ impl SlurmExecutor {
     /// Launch part `part` of the batch in `dir` and wait for it.
     fn launch(&self, dir: &Path, part: usize, attempt: u32) -> Result<std::process::Child> {
         let log = dir.join(format!("part-{part}-attempt-{attempt}.log"));
-        let mut cmd = self.launcher(&format!("discover-{}", dir.file_name().unwrap().to_string_lossy()), &log);
+        let mut cmd = self.launcher(&self.job_name, &log);
         let mut program = vec![self.exe.display().to_string()];
         if let Some(cache) = &self.cache_dir {
             program.push(format!("--cache-dir={}", cache.display()));
@@ -250,6 +283,7 @@ impl Executor for SlurmExecutor {
                 std::fs::create_dir_all(dir.join("results"))?;
                 write_atomic(&path, text.as_bytes())?;
             }
+            self.wait_for_orphans();
             for attempt in 0..=self.config.retries {
                 let missing: Vec<usize> = (0..parts)
                     .filter(|&p| (p..rollouts.len()).step_by(parts).any(|i| !result_path(&dir, i).exists()))
@@ -261,20 +295,36 @@ impl Executor for SlurmExecutor {
                     tracing::warn!(step, parts = ?missing, attempt, "job steps left rollouts unevaluated; launching them again");
                 }
                 let children: Vec<_> = missing.iter().map(|&p| (p, self.launch(&dir, p, attempt))).collect();
-                let mut ids = String::new();
+                let jobs = dir.join("jobs.txt");
+                let log_line = |line: String| -> Result<()> {
+                    let mut all = std::fs::read_to_string(&jobs).unwrap_or_default();
+                    all.push_str(&line);
+                    write_atomic(&jobs, all.as_bytes())
+                };
+                let mut waiting = Vec::new();
                 for (p, child) in children {
-                    match child.and_then(|c| Ok(c.wait_with_output()?)) {
-                        Ok(out) => {
-                            let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
-                            ids.push_str(&format!("part {p} attempt {attempt}: {} {}\n", out.status, if id.is_empty() { "(job step)" } else { &id }));
+                    match child {
+                        Ok(mut c) => {
+                            // sbatch --parsable prints the job id when the job is
+                            // submitted, long before --wait returns: record it now,
+                            // so a resumed run knows the job.
+                            let id = if self.in_allocation {
+                                "(job step)".to_string()
+                            } else {
+                                let mut line = String::new();
+                                let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(c.stdout.take().unwrap()), &mut line);
+                                line.trim().to_string()
+                            };
+                            log_line(format!("part {p} attempt {attempt}: submitted {id}\n"))?;
+                            waiting.push((p, id, c));
                         }
-                        Err(e) => ids.push_str(&format!("part {p} attempt {attempt}: {e:#}\n")),
+                        Err(e) => log_line(format!("part {p} attempt {attempt}: not launched: {e:#}\n"))?,
                     }
                 }
-                let jobs = dir.join("jobs.txt");
-                let mut all = std::fs::read_to_string(&jobs).unwrap_or_default();
-                all.push_str(&ids);
-                write_atomic(&jobs, all.as_bytes())?;
+                for (p, id, c) in waiting {
+                    let status = c.wait_with_output().map(|o| o.status.to_string()).unwrap_or_else(|e| e.to_string());
+                    log_line(format!("part {p} attempt {attempt}: {id} ended: {status}\n"))?;
+                }
             }
             Ok(())
         })();
@@ -304,4 +354,39 @@ impl Executor for SlurmExecutor {
 pub fn answer_probe(file: &Path) -> Result<()> {
     let nonce = std::fs::read(file).with_context(|| format!("cannot read {} from this node", file.display()))?;
     write_atomic(&file.with_extension("ok"), &nonce)
+}
+
+/// `scancel --name NAME --user ME`, prepared before any signal, for the
+/// signal handler (which may only fork and exec).
+static CANCEL: std::sync::OnceLock<Vec<std::ffi::CString>> = std::sync::OnceLock::new();
+
+fn cancel_on_signal(job_name: &str) {
+    let user = unsafe { libc::getuid() }.to_string();
+    let argv = ["scancel", "--name", job_name, "--user", &user]
+        .iter()
+        .map(|a| std::ffi::CString::new(*a).expect("no NUL"))
+        .collect();
+    let _ = CANCEL.set(argv);
+}
+
+/// From the signal handler: cancel this run's SLURM jobs (sbatch jobs outlive
+/// the process that waits on them). Only async-signal-safe calls.
+pub fn cancel_jobs_from_signal_handler() {
+    let Some(argv) = CANCEL.get() else { return };
+    let mut ptrs: [*const libc::c_char; 6] = [std::ptr::null(); 6];
+    for (i, a) in argv.iter().enumerate().take(5) {
+        ptrs[i] = a.as_ptr();
+    }
+    // SAFETY: fork, execvp, _exit and waitpid are async-signal-safe; argv was
+    // built before any signal and lives for the process.
+    unsafe {
+        let pid = libc::fork();
+        if pid == 0 {
+            libc::execvp(ptrs[0], ptrs.as_ptr());
+            libc::_exit(127);
+        } else if pid > 0 {
+            let mut status = 0;
+            libc::waitpid(pid, &mut status, 0);
+        }
+    }
 }
