@@ -60,15 +60,17 @@ impl Cluster {
         for sub in ["state", "spool"] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
         }
+        // slurmd finds its node by this name; addresses are loopback, so the
+        // machine's name need not resolve.
         let host = sh(Command::new("hostname").arg("-s")).trim().to_string();
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let conf = format!(
-            "ClusterName=discovertest\nSlurmctldHost={host}\nSlurmUser=root\nSlurmdUser=root\nAuthType=auth/munge\n\
+            "ClusterName=discovertest\nSlurmctldHost={host}(127.0.0.1)\nSlurmUser=root\nSlurmdUser=root\nAuthType=auth/munge\n\
              StateSaveLocation={d}/state\nSlurmdSpoolDir={d}/spool\nSlurmctldPidFile={d}/slurmctld.pid\nSlurmdPidFile={d}/slurmd.pid\n\
              SlurmctldLogFile={d}/slurmctld.log\nSlurmdLogFile={d}/slurmd.log\nSlurmctldPort={}\nSlurmdPort={}\n\
              ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nSelectType=select/cons_tres\nSelectTypeParameters=CR_Core\n\
              MpiDefault=none\nReturnToService=2\nJobAcctGatherType=jobacct_gather/none\nAccountingStorageType=accounting_storage/none\n\
-             SchedulerType=sched/backfill\nMinJobAge=300\nNodeName={host} CPUs={cpus} State=UNKNOWN\n\
+             SchedulerType=sched/backfill\nMinJobAge=300\nNodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN\n\
              PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n",
             free_port(),
             free_port(),
