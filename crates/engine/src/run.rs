@@ -153,28 +153,24 @@ impl<'a> Run<'a> {
         seeds: Vec<Seed>,
     ) -> Result<Run<'a>> {
         settings.check()?;
-        let mut initial = Vec::new();
-        let mut events = Vec::new();
+        // The problem's initial states, one per group, then the given seeds.
+        let mut starts = Vec::new();
         for i in 0..settings.groups {
             let seed = Rng::derive(settings.seed, &[0, i as u64]).next_u64();
             let state = env
                 .initial(seed)
                 .map_err(|f| anyhow::anyhow!("the problem's initial state for seed {seed} failed: {}", f.message))?;
-            let value = reward(direction, state.score).map_err(|f| anyhow::anyhow!(f.message))?;
-            events.push(Event::Initial(InitialEvent { step: 0, seed, score: state.score, reward: value, source: None }));
-            initial.push(NewState {
-                parent: None,
-                step: 0,
-                solution: state.solution,
-                score: state.score,
-                value,
-                provenance: state.provenance,
-            });
+            starts.push((seed, None, state));
         }
-        for seed in seeds {
-            let state = seed.state;
-            let value = reward(direction, state.score).map_err(|f| anyhow::anyhow!("{}: {}", seed.source, f.message))?;
-            events.push(Event::Initial(InitialEvent { step: 0, seed: 0, score: state.score, reward: value, source: Some(seed.source) }));
+        starts.extend(seeds.into_iter().map(|s| (0, Some(s.source), s.state)));
+        let mut initial = Vec::new();
+        let mut events = Vec::new();
+        for (seed, source, state) in starts {
+            let value = reward(direction, state.score).map_err(|f| match &source {
+                Some(source) => anyhow::anyhow!("{source}: {}", f.message),
+                None => anyhow::anyhow!(f.message),
+            })?;
+            events.push(Event::Initial(InitialEvent { step: 0, seed, score: state.score, reward: value, source }));
             initial.push(NewState {
                 parent: None,
                 step: 0,
