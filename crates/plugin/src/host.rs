@@ -123,6 +123,9 @@ struct Worker {
     stdin: ChildStdin,
     lines: Receiver<Result<String, String>>,
     stderr: Arc<Mutex<VecDeque<String>>>,
+    /// Disconnected once the stderr reader has seen end of file: every line
+    /// the process wrote is then in `stderr`.
+    stderr_done: Receiver<()>,
     next_id: u64,
 }
 
@@ -137,6 +140,18 @@ impl Worker {
 
     fn stderr_tail(&self) -> String {
         tail_text(&self.stderr)
+    }
+
+    /// The stderr tail of a process that has died mid-call. Its last words
+    /// may still be in the pipe when the host notices (a race that showed
+    /// under load), so the group is killed (anything it left holding the pipe
+    /// goes too) and the reader is given up to two seconds to reach end of file.
+    fn last_words(&mut self) -> String {
+        // SAFETY: kill has no memory effects; the plugin leads its own group.
+        unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL) };
+        let _ = wait_briefly(&mut self.child);
+        let _ = self.stderr_done.recv_timeout(Duration::from_secs(2));
+        self.stderr_tail()
     }
 }
 
@@ -285,11 +300,15 @@ impl Plugin {
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || read_lines(stdout, tx));
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let (done, stderr_done) = mpsc::channel();
         {
             let (stderr, log) = (stderr.clone(), self.log.clone());
-            std::thread::spawn(move || copy_stderr(stderr_pipe, log, stderr));
+            std::thread::spawn(move || {
+                copy_stderr(stderr_pipe, log, stderr);
+                drop(done);
+            });
         }
-        let mut worker = Worker { child, stdin, lines, stderr, next_id: 1 };
+        let mut worker = Worker { child, stdin, lines, stderr, stderr_done, next_id: 1 };
         let params = InitializeParams {
             protocol: PROTOCOL_VERSION,
             host: format!("discover {}", env!("CARGO_PKG_VERSION")),
@@ -327,9 +346,8 @@ impl Plugin {
         line.push('\n');
         let deadline = Instant::now() + timeout;
         if worker.stdin.write_all(line.as_bytes()).and_then(|_| worker.stdin.flush()).is_err() {
-            // Its stdin is closed: it has exited (give stderr a moment to arrive).
-            std::thread::sleep(Duration::from_millis(50));
-            return Err(PluginError::Crashed { problem, method: method.into(), stderr: worker.stderr_tail() });
+            // Its stdin is closed: it has exited.
+            return Err(PluginError::Crashed { problem, method: method.into(), stderr: worker.last_words() });
         }
         let _span = tracing::debug_span!("plugin_call", problem = %self.config.problem, method).entered();
         loop {
@@ -346,9 +364,7 @@ impl Plugin {
                     })
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    // Wait for it to be reaped so the stderr thread has its last words.
-                    let _ = wait_briefly(&mut worker.child);
-                    return Err(PluginError::Crashed { problem, method: method.into(), stderr: worker.stderr_tail() });
+                    return Err(PluginError::Crashed { problem, method: method.into(), stderr: worker.last_words() });
                 }
             };
             if line.trim().is_empty() {
