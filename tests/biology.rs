@@ -237,6 +237,10 @@ fn the_named_celltypist_dataset_is_fetched_once_checked_and_scored() {
     let env = [
         ("DISCOVER_DENOISING_DATA", "celltypist"),
         ("DISCOVER_DENOISING_DATASETS", datasets),
+        // MAGIC takes 4 s here on an idle machine but 41 s while a build and
+        // other tests share the 2 cores (it timed out at 20 s in a CI run):
+        // the spec's own 120 s, not the 20 s the hostile tests use.
+        ("DISCOVER_DENOISING_SECONDS", "120"),
     ];
     // All 559 cells x 32786 genes: MAGIC 0.228 normalised MSE (BENCHMARKS.md).
     let magic = exec_with(&root().join("packs/biology/denoising/magic.py"), &env);

