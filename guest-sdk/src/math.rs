@@ -112,6 +112,14 @@ pub fn clamp_step_heights(values: &[f64], max: f64, min_sum: f64) -> Vec<f64> {
     a
 }
 
+/// Each step split into `factor` equal steps of the same height: the same
+/// step function on a grid `factor` times finer. Bounds that depend only on the
+/// function (the autocorrelation constants, the Erdos overlap) are unchanged,
+/// so an optimiser can continue from here with more freedom.
+pub fn upsample(a: &[f64], factor: usize) -> Vec<f64> {
+    a.iter().flat_map(|&v| std::iter::repeat_n(v, factor.max(1))).collect()
+}
+
 /// A small deterministic generator (SplitMix64) for `initial(seed)` and tests.
 /// Not for cryptography.
 #[derive(Clone, Debug)]
@@ -175,6 +183,13 @@ mod tests {
             }
         }
         assert!(self_convolution(&[]).is_empty());
+    }
+
+    #[test]
+    fn upsampling_repeats_each_step() {
+        assert_eq!(upsample(&[1.0, 2.0], 3), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+        assert_eq!(upsample(&[1.0, 2.0], 0), vec![1.0, 2.0]);
+        assert!(upsample(&[], 2).is_empty());
     }
 
     #[test]

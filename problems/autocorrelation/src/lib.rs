@@ -9,6 +9,7 @@
 
 use std::marker::PhantomData;
 
+use discover_guest::fft::Fft;
 use discover_guest::math::{check_step_heights, clamp_step_heights, self_convolution, Rng};
 use discover_guest::optimize::{anneal, soft_max};
 use discover_guest::{Budgets, Direction, Problem, Shape, Solution, Spec, Verdict};
@@ -26,26 +27,28 @@ pub trait Inequality {
     const DIRECTION: Direction;
     const STATEMENT: &'static str;
     const BEST_KNOWN: (f64, &'static str);
-    /// The bound for valid step heights.
-    fn bound(a: &[f64]) -> f64;
+    /// The bound for step heights `a` from their self-convolution `c = a * a`.
+    fn bound_from(a: &[f64], c: &[f64]) -> f64;
+    /// The bound for valid step heights, from the exact direct sum.
+    fn bound(a: &[f64]) -> f64 {
+        Self::bound_from(a, &self_convolution(a))
+    }
     /// A smooth stand-in for the loss (the bound, negated when maximised) with
     /// the maximum of `a * a` replaced by a soft maximum at relative temperature
-    /// `t`; writes the gradient.
-    fn surrogate(a: &[f64], t: f64, grad: &mut [f64]) -> f64;
+    /// `t`; writes the gradient. Convolutions by `fft` (a plan of at least
+    /// `2 a.len() - 1`): O(n log n).
+    fn surrogate(a: &[f64], t: f64, fft: &mut Fft, grad: &mut [f64]) -> f64;
 }
 
-/// The loss refine minimises: the bound, negated for a maximised bound.
-fn loss<I: Inequality>(a: &[f64]) -> f64 {
+/// The loss refine tracks: the bound (negated for a maximised bound) from an
+/// FFT convolution, which is within ~1e-15 relative of the exact one; the
+/// verifier rescores whatever refine returns with the direct sum.
+fn loss<I: Inequality>(a: &[f64], fft: &mut Fft) -> f64 {
+    let bound = I::bound_from(a, &fft.convolve(a, a));
     match I::DIRECTION {
-        Direction::Minimize => I::bound(a),
-        Direction::Maximize => -I::bound(a),
+        Direction::Minimize => bound,
+        Direction::Maximize => -bound,
     }
-}
-
-/// `r_j = sum_i w_{i+j} a_i` for j in 0..n: the gradient of `sum_k w_k (a * a)_k`
-/// is `2 r`. O(n^2).
-fn correlate(w: &[f64], a: &[f64]) -> Vec<f64> {
-    (0..a.len()).map(|j| a.iter().zip(&w[j..]).map(|(x, y)| x * y).sum()).collect()
 }
 
 /// The soft maximum of `c` at temperature `t * max c`, and its weights.
@@ -90,18 +93,22 @@ impl<I: Inequality> Problem for Autocorrelation<I> {
     }
 
     /// Projected Adam on [`Inequality::surrogate`], annealed; `effort` iterations
-    /// of O(n^2) each. Returns the best point seen, so never a worse solution.
+    /// of O(n log n) each (FFT convolutions). Returns the best point seen, so
+    /// never a worse solution (up to the FFT's ~1e-15 relative rounding).
     fn refine(solution: &Solution, effort: u32) -> Option<Solution> {
         let a = Self::repair(solution)?.values;
         let scale = a.iter().sum::<f64>() / a.len() as f64;
         let schedule = [(1e-2, 1e-2 * scale), (1e-3, 3e-3 * scale), (1e-4, 1e-3 * scale), (1e-5, 3e-4 * scale)];
+        let (mut fft, mut tracking) = (Fft::new(2 * a.len() - 1), Fft::new(2 * a.len() - 1));
         let best = anneal(
             &a,
             effort as usize,
             &schedule,
-            I::surrogate,
+            |a, t, grad| I::surrogate(a, t, &mut fft, grad),
             |a| a.iter_mut().for_each(|v| *v = v.clamp(0.0, MAX_HEIGHT)),
-            |a| if check_step_heights(a, MAX_HEIGHT, MIN_SUM).is_none() { loss::<I>(a) } else { f64::INFINITY },
+            |a| {
+                if check_step_heights(a, MAX_HEIGHT, MIN_SUM).is_none() { loss::<I>(a, &mut tracking) } else { f64::INFINITY }
+            },
         );
         Some(Solution::new(best))
     }
@@ -134,19 +141,19 @@ impl Inequality for Ac1 {
     const BEST_KNOWN: (f64, &'static str) = (1.5028628982558263, "TTT-Discover (2026), 30000 steps");
 
     /// C1 = 2n max(a * a) / (sum a)^2.
-    fn bound(a: &[f64]) -> f64 {
+    fn bound_from(a: &[f64], c: &[f64]) -> f64 {
         let n = a.len() as f64;
-        let peak = self_convolution(a).into_iter().fold(f64::NEG_INFINITY, f64::max);
+        let peak = c.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let sum: f64 = a.iter().sum();
         2.0 * n * peak / (sum * sum)
     }
 
     /// F = 2n M / S^2 with M the soft peak: dF/da_j = 2n (2 r_j / S^2 - 2 M / S^3).
-    fn surrogate(a: &[f64], t: f64, grad: &mut [f64]) -> f64 {
+    fn surrogate(a: &[f64], t: f64, fft: &mut Fft, grad: &mut [f64]) -> f64 {
         let n = a.len() as f64;
-        let (peak, w) = soft_peak(&self_convolution(a), t);
+        let (peak, w) = soft_peak(&fft.convolve(a, a), t);
         let s: f64 = a.iter().sum();
-        for (g, r) in grad.iter_mut().zip(correlate(&w, a)) {
+        for (g, r) in grad.iter_mut().zip(fft.correlate(&w, a)) {
             *g = 2.0 * n * (2.0 * r / (s * s) - 2.0 * peak / (s * s * s));
         }
         2.0 * n * peak / (s * s)
@@ -175,8 +182,7 @@ impl Inequality for Ac2 {
     const BEST_KNOWN: (f64, &'static str) = (0.9610210777840243, "AlphaEvolve (2025), 50000 steps");
 
     /// C2 = L2sq / (L1 Linf) with the piecewise-linear L2 norm of the reference.
-    fn bound(a: &[f64]) -> f64 {
-        let c = self_convolution(a);
+    fn bound_from(_a: &[f64], c: &[f64]) -> f64 {
         let m = c.len();
         let h = 1.0 / (m as f64 + 1.0);
         // y = (0, c_0, .., c_{M-1}, 0): sum over the M + 1 consecutive pairs.
@@ -193,12 +199,12 @@ impl Inequality for Ac2 {
 
     /// G = -ln Q + 2 ln S + ln M with Q = sum c_k^2 (the L2 norm without the
     /// trapezoid corrections), S = sum a (so L1 = S^2) and M the soft peak.
-    fn surrogate(a: &[f64], t: f64, grad: &mut [f64]) -> f64 {
-        let c = self_convolution(a);
+    fn surrogate(a: &[f64], t: f64, fft: &mut Fft, grad: &mut [f64]) -> f64 {
+        let c = fft.convolve(a, a);
         let (peak, w) = soft_peak(&c, t);
         let q: f64 = c.iter().map(|v| v * v).sum();
         let s: f64 = a.iter().sum();
-        let (rc, rw) = (correlate(&c, a), correlate(&w, a));
+        let (rc, rw) = (fft.correlate(&c, a), fft.correlate(&w, a));
         for j in 0..a.len() {
             grad[j] = -4.0 * rc[j] / q + 2.0 / s + 2.0 * rw[j] / peak;
         }
@@ -226,13 +232,14 @@ mod tests {
     fn check_gradient<I: Inequality>() {
         let a: Vec<f64> = (0..12).map(|i| 0.2 + ((i * 5 % 7) as f64) / 7.0).collect();
         let mut g = vec![0.0; 12];
-        I::surrogate(&a, 1e-4, &mut g);
+        let mut fft = Fft::new(23);
+        I::surrogate(&a, 1e-4, &mut fft, &mut g);
         for j in 0..12 {
             let (mut ap, mut am) = (a.clone(), a.clone());
             ap[j] += 1e-7;
             am[j] -= 1e-7;
             let mut tmp = vec![0.0; 12];
-            let fd = (I::surrogate(&ap, 1e-4, &mut tmp) - I::surrogate(&am, 1e-4, &mut tmp)) / 2e-7;
+            let fd = (I::surrogate(&ap, 1e-4, &mut fft, &mut tmp) - I::surrogate(&am, 1e-4, &mut fft, &mut tmp)) / 2e-7;
             assert!((fd - g[j]).abs() < 1e-3 * (1.0 + g[j].abs()), "{} a[{j}]: {fd} vs {}", I::ID, g[j]);
         }
     }
@@ -251,6 +258,33 @@ mod tests {
         let (before, after) =
             (eval2(start.values.clone()), eval2(Autocorrelation2::refine(&start, 200).unwrap().values));
         assert!(after.valid && after.score.unwrap() > before.score.unwrap() + 0.01, "AC2 {} -> {}", before.score.unwrap(), after.score.unwrap());
+    }
+
+    #[test]
+    fn upsampling_leaves_both_bounds_unchanged() {
+        // The bounds are properties of the step function, not of its grid: the
+        // autoconvolution of a step function is piecewise linear with knots on
+        // the grid, so its maximum and its (exact, piecewise-linear) L2 norm
+        // are the same read on a finer grid.
+        use discover_guest::math::upsample;
+        let a = Ac1Problem::initial(4).values;
+        for factor in [2, 3, 8] {
+            let fine = upsample(&a, factor);
+            let (c1, c1_fine) = (Ac1::bound(&a), Ac1::bound(&fine));
+            assert!((c1 - c1_fine).abs() < 1e-12 * c1, "AC1 x{factor}: {c1} vs {c1_fine}");
+            let (c2, c2_fine) = (Ac2::bound(&a), Ac2::bound(&fine));
+            assert!((c2 - c2_fine).abs() < 1e-12 * c2, "AC2 x{factor}: {c2} vs {c2_fine}");
+        }
+    }
+
+    #[test]
+    fn the_fft_loss_refine_tracks_agrees_with_the_exact_bound() {
+        let a = Ac1Problem::initial(9).values;
+        let mut fft = Fft::new(2 * a.len() - 1);
+        let (exact, fast) = (Ac1::bound(&a), loss::<Ac1>(&a, &mut fft));
+        assert!((exact - fast).abs() < 1e-12 * exact, "{exact} vs {fast}");
+        let (exact, fast) = (Ac2::bound(&a), -loss::<Ac2>(&a, &mut fft));
+        assert!((exact - fast).abs() < 1e-12 * exact, "{exact} vs {fast}");
     }
 
     #[test]
