@@ -20,6 +20,15 @@
 //! Dividing by `sum |A|` makes the step size `lr` independent of the advantage
 //! scale: entropic advantages reach 1e12 when one sample dominates a group of
 //! two, and a raw step would then throw the parameters to infinity.
+//!
+//! **Resolution.** For step functions whose length is free (the
+//! autocorrelation and Erdos problems), a proposal may first double the
+//! resolution: each step split in two, which leaves the bound unchanged and
+//! gives refine twice the freedom. Whether a rollout does so is a Bernoulli
+//! draw `u ~ B(p)`, `p = sigmoid(lambda)`, and `lambda` is trained like the
+//! rest (score function `d lambda = u - p`): if finer states earn larger
+//! advantages, the policy upsamples more often. Off unless enabled with
+//! [`Numeric::with_upsampling`].
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -34,6 +43,24 @@ const MIN_LOG_SIGMA: f64 = -18.0; // ~1.5e-8
 const MAX_LOG_SIGMA: f64 = 0.0;
 /// Bound on |mu|, relative to the scale.
 const MAX_SHIFT: f64 = 0.5;
+/// Bounds on the upsampling logit: p stays within [0.25 %, 99.75 %], so the
+/// policy can always change its mind.
+const MAX_LOGIT: f64 = 6.0;
+/// The starting upsampling probability: one proposal in sixteen.
+const INITIAL_UPSAMPLE: f64 = 1.0 / 16.0;
+
+/// Doubling the resolution of step-function proposals.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Upsampling {
+    /// No proposal longer than this.
+    pub max_len: usize,
+    /// lambda: the upsampling probability is sigmoid(lambda).
+    pub logit: f64,
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Numeric {
@@ -42,18 +69,40 @@ pub struct Numeric {
     pub lr: f64,
     shift: Vec<f64>,
     log_sigma: Vec<f64>,
-    /// The standard-normal draw behind each of the current step's proposals:
-    /// what the gradient needs. Not part of the checkpoint (a step's rollouts
-    /// never outlive it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    upsampling: Option<Upsampling>,
+    /// The standard-normal draw behind each of the current step's proposals,
+    /// and whether it upsampled: what the gradient needs. Not part of the
+    /// checkpoint (a step's rollouts never outlive it).
     #[serde(skip)]
-    noise: HashMap<RolloutId, Vec<f64>>,
+    noise: HashMap<RolloutId, (Vec<f64>, Option<bool>)>,
 }
 
 impl Numeric {
     /// A policy for solutions whose coordinates fall into `blocks` roles.
     pub fn new(blocks: usize, init_sigma: f64, lr: f64) -> Numeric {
         let blocks = blocks.max(1);
-        Numeric { init_sigma, lr, shift: vec![0.0; blocks], log_sigma: vec![init_sigma.ln(); blocks], noise: HashMap::new() }
+        Numeric {
+            init_sigma,
+            lr,
+            shift: vec![0.0; blocks],
+            log_sigma: vec![init_sigma.ln(); blocks],
+            upsampling: None,
+            noise: HashMap::new(),
+        }
+    }
+
+    /// Let proposals double the resolution of the start (see the module
+    /// doc), up to `max_len` values; `max_len` 0 leaves it off.
+    pub fn with_upsampling(mut self, max_len: usize) -> Numeric {
+        let logit = (INITIAL_UPSAMPLE / (1.0 - INITIAL_UPSAMPLE)).ln();
+        self.upsampling = (max_len > 0).then_some(Upsampling { max_len, logit });
+        self
+    }
+
+    /// The current probability that a proposal upsamples (None: off).
+    pub fn upsample_probability(&self) -> Option<f64> {
+        self.upsampling.as_ref().map(|u| sigmoid(u.logit))
     }
 
     /// The current sigma of each block (relative to the scale).
@@ -70,8 +119,14 @@ impl Numeric {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum NumericUpdate {
-    /// The new sigma and shift of each block, relative to the solution's scale.
-    Stepped { sigma: Vec<f64>, shift: Vec<f64> },
+    /// The new sigma and shift of each block, relative to the solution's
+    /// scale, and the probability of upsampling where that is on.
+    Stepped {
+        sigma: Vec<f64>,
+        shift: Vec<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        upsample: Option<f64>,
+    },
     /// Why nothing moved.
     Skipped { skipped: String },
 }
@@ -89,11 +144,16 @@ impl Policy for Numeric {
     fn sample(&mut self, step: u32, group: usize, start: &State, k: usize, rng: &mut Rng) -> Result<Vec<Action>> {
         // Draws of earlier steps are never asked for again.
         self.noise.retain(|id, _| id.step == step);
-        let s = &start.solution.values;
-        let scale = rms(s);
+        let original = &start.solution.values;
+        let scale = rms(original);
         let blocks = self.shift.len();
+        // Upsampling is a choice only where the doubled state fits.
+        let upsample = self.upsampling.as_ref().filter(|u| 2 * original.len() <= u.max_len).map(|u| sigmoid(u.logit));
+        let doubled: Vec<f64> = original.iter().flat_map(|&v| [v, v]).collect();
         Ok((0..k)
             .map(|rollout| {
+                let up = upsample.map(|p| rng.next_f64() < p);
+                let s = if up == Some(true) { &doubled } else { original };
                 let noise: Vec<f64> = s.iter().map(|_| rng.normal()).collect();
                 let values = s
                     .iter()
@@ -104,7 +164,7 @@ impl Policy for Numeric {
                         si + scale * (self.shift[b] + self.log_sigma[b].exp() * z)
                     })
                     .collect();
-                self.noise.insert(RolloutId::new(step, group, rollout), noise);
+                self.noise.insert(RolloutId::new(step, group, rollout), (noise, up));
                 Action::Values { values }
             })
             .collect())
@@ -116,11 +176,16 @@ impl Policy for Numeric {
         if norm == 0.0 {
             return Ok(serde_json::to_value(NumericUpdate::Skipped { skipped: "no advantage".into() })?);
         }
-        let (mut d_shift, mut d_log_sigma) = (vec![0.0; blocks], vec![0.0; blocks]);
+        let (mut d_shift, mut d_log_sigma, mut d_logit) = (vec![0.0; blocks], vec![0.0; blocks], 0.0);
+        let p = self.upsample_probability().unwrap_or(0.0);
         for (id, advantage) in batch {
-            let Some(noise) = self.noise.get(id) else { continue };
+            let Some((noise, up)) = self.noise.get(id) else { continue };
             if !advantage.is_finite() || noise.is_empty() {
                 continue;
+            }
+            if let Some(up) = up {
+                // d log P(u) / d lambda = u - p.
+                d_logit += advantage * (if *up { 1.0 } else { 0.0 } - p);
             }
             let (mut sum_z, mut sum_z2, mut count) = (vec![0.0; blocks], vec![0.0; blocks], vec![0usize; blocks]);
             for (i, z) in noise.iter().enumerate() {
@@ -142,7 +207,14 @@ impl Policy for Numeric {
             self.log_sigma[b] =
                 (self.log_sigma[b] + self.lr * d_log_sigma[b] / norm).clamp(MIN_LOG_SIGMA, MAX_LOG_SIGMA);
         }
-        Ok(serde_json::to_value(NumericUpdate::Stepped { sigma: self.sigmas(), shift: self.shift.clone() })?)
+        if let Some(u) = self.upsampling.as_mut() {
+            u.logit = (u.logit + self.lr * d_logit / norm).clamp(-MAX_LOGIT, MAX_LOGIT);
+        }
+        Ok(serde_json::to_value(NumericUpdate::Stepped {
+            sigma: self.sigmas(),
+            shift: self.shift.clone(),
+            upsample: self.upsample_probability(),
+        })?)
     }
 
     fn checkpoint(&self) -> Value {
@@ -183,7 +255,7 @@ mod tests {
         let mut devs = Vec::new();
         for (i, a) in actions.iter().enumerate() {
             let Action::Values { values } = a else { panic!() };
-            let noise = &p.noise[&RolloutId::new(1, 0, i)];
+            let noise = &p.noise[&RolloutId::new(1, 0, i)].0;
             for (v, z) in values.iter().zip(noise) {
                 assert!((v - 1.0 - 0.1 * z).abs() < 1e-12);
                 devs.push(v - 1.0);
@@ -206,7 +278,7 @@ mod tests {
                 let rewards: Vec<f64> = ids
                     .iter()
                     .map(|id| {
-                        let spread = p.noise[id].iter().map(|z| z * z).sum::<f64>();
+                        let spread = p.noise[id].0.iter().map(|z| z * z).sum::<f64>();
                         if reward_wide { spread } else { -spread }
                     })
                     .collect();
@@ -217,6 +289,56 @@ mod tests {
             let sigma = p.sigmas()[0];
             assert_eq!(sigma > 0.05, grows, "sigma {sigma}");
         }
+    }
+
+    #[test]
+    fn upsampled_proposals_repeat_each_step_and_rewarding_them_makes_them_likelier() {
+        let mut p = Numeric::new(1, 1e-9, 0.3).with_upsampling(40);
+        let s = start((0..10).map(|i| i as f64).collect());
+        let before = p.upsample_probability().unwrap();
+        assert!((before - INITIAL_UPSAMPLE).abs() < 1e-12);
+        let mut seen = false;
+        for step in 1..=30u32 {
+            let actions = p.sample(step, 0, &s, 16, &mut Rng::derive(2, &[step as u64])).unwrap();
+            let ids: Vec<RolloutId> = (0..actions.len()).map(|i| RolloutId::new(step, 0, i)).collect();
+            let rewards: Vec<f64> = actions
+                .iter()
+                .map(|a| {
+                    let Action::Values { values } = a else { panic!() };
+                    if values.len() == 20 {
+                        seen = true;
+                        // Each step split in two (up to the tiny noise).
+                        for (i, v) in values.iter().enumerate() {
+                            assert!((v - (i / 2) as f64).abs() < 1e-6, "{values:?}");
+                        }
+                        1.0
+                    } else {
+                        assert_eq!(values.len(), 10);
+                        0.0
+                    }
+                })
+                .collect();
+            // A group with one reward has no advantage to give.
+            let Some(adv) = discover_engine::advantages(discover_engine::Objective::Entropic, &rewards) else { continue };
+            p.update(&ids.into_iter().zip(adv.advantages).collect::<Vec<_>>()).unwrap();
+        }
+        assert!(seen);
+        let after = p.upsample_probability().unwrap();
+        assert!(after > 0.5, "{before} -> {after}");
+        // A start that cannot double within the limit is never upsampled.
+        let long = start(vec![1.0; 30]);
+        for a in p.sample(31, 0, &long, 32, &mut Rng::new(4)).unwrap() {
+            let Action::Values { values } = a else { panic!() };
+            assert_eq!(values.len(), 30);
+        }
+        // The probability survives a checkpoint; an old checkpoint without it loads.
+        let mut q = Numeric::new(1, 0.5, 0.5);
+        q.restore(&p.checkpoint()).unwrap();
+        assert_eq!(q.upsample_probability(), p.upsample_probability());
+        let mut old = p.checkpoint();
+        old.as_object_mut().unwrap().remove("upsampling");
+        q.restore(&old).unwrap();
+        assert_eq!(q.upsample_probability(), None);
     }
 
     #[test]

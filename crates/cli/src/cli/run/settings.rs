@@ -111,6 +111,12 @@ pub struct RunArgs {
     /// problems; the file must be a valid solution.
     #[arg(long, value_name = "FILE")]
     pub(crate) init: Option<PathBuf>,
+    /// Numeric policy on step functions of free length (autocorrelation,
+    /// Erdos): proposals may double the start's resolution (a learned
+    /// probability) up to this many steps; 0 turns it off [default: 4096, or
+    /// the problem's limit if lower].
+    #[arg(long, value_name = "N")]
+    pub(crate) upsample_to: Option<usize>,
     /// Print the summary as JSON (and no progress line).
     #[arg(long)]
     pub(crate) json: bool,
@@ -413,6 +419,9 @@ pub struct RunConfig {
     /// Where rollouts run (`--executor`); absent: threads here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor: Option<super::slurm::ExecutorConfig>,
+    /// `--upsample-to`; absent: the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upsample_to: Option<usize>,
 }
 
 impl RunArgs {
@@ -522,6 +531,7 @@ impl RunArgs {
             init: self.init.as_deref().map(|p| std::fs::canonicalize(p).with_context(|| format!("--init {}", p.display()))).transpose()?,
             executor: self.executor_config()?,
             packs: Vec::new(),
+            upsample_to: self.upsample_to,
         })
     }
 }
