@@ -150,6 +150,38 @@ fn unreadable_input_exits_2_with_one_line() {
 }
 
 #[test]
+fn out_of_range_options_are_refused_in_one_line_before_anything_is_made() {
+    // The SLURM executor's and the leaderboard's options: each bad value stops
+    // the command with exit 2 and one line naming the option; no run directory
+    // is created and no server starts.
+    let dir = tempfile::tempdir().unwrap();
+    let (run, db) = (dir.path().join("run"), dir.path().join("board.db"));
+    let (run, db) = (run.to_str().unwrap(), db.to_str().unwrap());
+    let batch = dir.path().join("batches/step-000001");
+    std::fs::create_dir_all(&batch).unwrap();
+    let cases: [(Vec<&str>, &str); 10] = [
+        (vec!["run", "circle-packing-26", "--out", run, "--slurm-partition", "gpu"], "the --slurm-* options need --executor slurm"),
+        (vec!["run", "circle-packing-26", "--out", run, "--executor", "slurm", "--slurm-batches", "0"], "--slurm-batches and --slurm-cpus must be at least 1"),
+        (vec!["run", "circle-packing-26", "--out", run, "--executor", "slurm", "--slurm-cpus", "0"], "--slurm-batches and --slurm-cpus must be at least 1"),
+        (vec!["evaluate-batch", batch.to_str().unwrap(), "--part", "2", "--parts", "2"], "--part must be below --parts (2 of 2)"),
+        (vec!["board", "serve", "--db", db, "--lease-seconds", "0.5"], "--lease-seconds must be at least 1"),
+        (vec!["board", "worker", "--db", db, "--lease-seconds", "0"], "--lease-seconds must be at least 1"),
+        (vec!["board", "serve", "--db", db, "--program-seconds", "0"], "--program-seconds must be a positive number of seconds"),
+        (vec!["board", "serve", "--db", db, "--program-seconds", "-3"], "--program-seconds must be a positive number of seconds"),
+        (vec!["board", "serve", "--db", db, "--max-body-kib", "0"], "--max-body-kib, --rate, --user-queue and --queue must be at least 1"),
+        (vec!["board", "rescore", "no-such-problem", "--db", db], "no problem \"no-such-problem\" on this board"),
+    ];
+    for (args, expected) in cases {
+        let out = discover(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+    assert!(!Path::new(run).exists(), "a refused run made its directory");
+}
+
+#[test]
 fn verify_reads_stdin_and_writes_pictures() {
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("p.svg");

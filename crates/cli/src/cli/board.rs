@@ -42,7 +42,7 @@ impl DbArg {
 pub(crate) struct ScoringArgs {
     /// Cap a construction problem's program time at S seconds (default: the
     /// problem's own candidate budget, 300 s for most).
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
     program_seconds: Option<f64>,
 }
 
@@ -64,7 +64,7 @@ pub(crate) struct LeaseArgs {
     /// A worker's claim on a submission lasts this long unless renewed (it is
     /// renewed every third of it while scoring); a dead worker's jobs go back
     /// to the queue after it.
-    #[arg(long, value_name = "S", default_value_t = 60.0)]
+    #[arg(long, value_name = "S", default_value_t = 60.0, allow_negative_numbers = true)]
     lease_seconds: f64,
 }
 
