@@ -77,7 +77,5 @@ impl CandidateRuntime for PythonCandidates {
 
 /// The last [`TAIL_CHARS`] characters of `bytes`, as text.
 pub(crate) fn tail_chars(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let skip = text.chars().count().saturating_sub(TAIL_CHARS);
-    text.chars().skip(skip).collect()
+    discover_contract::text::tail_chars(&String::from_utf8_lossy(bytes), TAIL_CHARS).to_string()
 }

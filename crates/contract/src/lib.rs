@@ -15,6 +15,7 @@ pub mod failure;
 pub mod fs;
 #[cfg(feature = "host")]
 mod solution;
+pub mod text;
 
 #[cfg(feature = "host")]
 use serde::{Deserialize, Serialize};

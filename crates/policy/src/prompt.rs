@@ -8,6 +8,7 @@
 //! program executed is the last fenced code block of the expected language in
 //! the completion, even if the completion was cut off inside it.
 
+use discover_contract::text::tail_chars;
 use std::fmt::Write;
 
 use discover_contract::{Direction, Spec, OUTPUT_TAIL_CHARS};
@@ -190,15 +191,6 @@ fn current_program(user: &mut String, language: &Language, start: &State, label:
     if let Some(summary) = start.provenance.stdout.as_deref().filter(|s| !s.trim().is_empty()) {
         let _ = writeln!(user, "\nHow it did:\n{}", summary.trim_end());
     }
-}
-
-fn tail_chars(s: &str, n: usize) -> &str {
-    let count = s.chars().count();
-    if count <= n {
-        return s;
-    }
-    let skip = s.char_indices().nth(count - n).map_or(0, |(i, _)| i);
-    &s[skip..]
 }
 
 /// The program in a completion: the last fenced block tagged `language` (or,

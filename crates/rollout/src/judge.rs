@@ -110,8 +110,7 @@ impl Accepts {
 pub const OUTPUT_CHARS: usize = 2000;
 
 fn tail(text: &str) -> String {
-    let n = text.chars().count();
-    text.chars().skip(n.saturating_sub(OUTPUT_CHARS)).collect()
+    discover_contract::text::tail_chars(text, OUTPUT_CHARS).to_string()
 }
 
 /// Scores submissions for the problems of a catalog; problems are resolved
