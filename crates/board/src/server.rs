@@ -51,11 +51,15 @@ pub struct App {
     pub scorer: Arc<dyn Scorer>,
     pub limits: Limits,
     buckets: Mutex<HashMap<i64, Bucket>>,
+    /// Whether a problem's verifier draws pictures, by (problem, verifier
+    /// hash), learnt from the first solution drawn: pages link a picture
+    /// without rendering it (the browser's request for the SVG renders it).
+    draws: Mutex<HashMap<(String, String), bool>>,
 }
 
 impl App {
     pub fn new(db: Db, scorer: Arc<dyn Scorer>, limits: Limits) -> App {
-        App { db, scorer, limits, buckets: Mutex::new(HashMap::new()) }
+        App { db, scorer, limits, buckets: Mutex::new(HashMap::new()), draws: Mutex::new(HashMap::new()) }
     }
 
     /// Take one token from the user's bucket, or say how long to wait.
@@ -410,7 +414,7 @@ async fn problem_page(State(app): State<Arc<App>>, Path(id): Path<String>, heade
     let Some(p) = app.db.problem(&id).await? else { return Err(PageError(StatusCode::NOT_FOUND, format!("No problem {id} on this board."))) };
     let board = app.db.leaderboard(&p).await?;
     let picture = match board.first() {
-        Some(best) => best_picture(&app, &p, best.submission_id).await?.is_some(),
+        Some(best) => draws_picture(&app, &p, best.submission_id).await?,
         None => false,
     };
     Ok(Html(pages::problem(&p, &board, picture, !board.is_empty(), viewer.as_ref())))
@@ -421,7 +425,19 @@ async fn best_picture(app: &Arc<App>, p: &ProblemRow, submission: i64) -> anyhow
     let Some(s) = app.db.submission(submission).await? else { return Ok(None) };
     let Some(values) = s.solution.as_deref().and_then(|v| serde_json::from_str::<Vec<f64>>(v).ok()) else { return Ok(None) };
     let (scorer, id) = (app.scorer.clone(), p.id.clone());
-    tokio::task::spawn_blocking(move || scorer.picture(&id, &values)).await?
+    let picture = tokio::task::spawn_blocking(move || scorer.picture(&id, &values)).await??;
+    app.draws.lock().unwrap().insert((p.id.clone(), p.verifier_hash.clone()), picture.is_some());
+    Ok(picture)
+}
+
+/// Whether a page should show the picture of this submission: known from an
+/// earlier drawing of this verifier, else found out by drawing it once.
+async fn draws_picture(app: &Arc<App>, p: &ProblemRow, submission: i64) -> anyhow::Result<bool> {
+    let known = app.draws.lock().unwrap().get(&(p.id.clone(), p.verifier_hash.clone())).copied();
+    match known {
+        Some(draws) => Ok(draws),
+        None => Ok(best_picture(app, p, submission).await?.is_some()),
+    }
 }
 
 fn svg(body: String) -> Response {
@@ -471,6 +487,9 @@ async fn submission_page(State(app): State<Arc<App>>, Path(id): Path<i64>, heade
     let source = visible_source(&s, problem.as_ref(), viewer.as_ref());
     let audit = app.db.audit_of(id).await?;
     let picture = match &problem {
+        // A scored solution draws like any other of its verifier; an invalid
+        // one may not draw at all, so it is tried.
+        Some(p) if s.solution.is_some() && s.score.is_some() => draws_picture(&app, p, s.id).await?,
         Some(p) if s.solution.is_some() => best_picture(&app, p, s.id).await?.is_some(),
         _ => false,
     };
