@@ -145,6 +145,21 @@ class Result:
         lines = self.stdout.decode("utf-8", "replace").splitlines()
         return [line[len(nonce):] for line in lines if line.startswith(nonce)]
 
+    def answer_json(self, nonce, output=""):
+        """The one JSON answer behind `nonce`, as `(answer, None)`, or
+        `(None, verdict)` with the invalid verdict to return: `no-result` when
+        there is not exactly one answer, `invalid-result` when it is not JSON
+        (only a candidate that dug the nonce out of its harness writes that)."""
+        answers = self.answers(nonce)
+        if len(answers) != 1:
+            return None, invalid("the program gave no answer" if not answers else
+                                 "the program gave %d answers, not one" % len(answers),
+                                 failure="no-result", output=output)
+        try:
+            return json.loads(answers[0]), None
+        except ValueError:
+            return None, invalid("the answer behind the nonce is not JSON", failure="invalid-result", output=output)
+
     def summary(self):
         """The outcome in words (the launcher's own)."""
         return "the program " + self.report["summary"]

@@ -9,7 +9,6 @@ $DISCOVER_DENOISING_CELLS / _GENES keep the first N), else
 counts simulated from a low-rank negative-binomial model (data.py).
 """
 
-import json
 import os
 import secrets
 import shutil
@@ -133,14 +132,9 @@ class Denoising(dp.Problem):
         tail = result.stderr_tail[-1500:]
         if not result.ok:
             return dp.invalid(result.summary(), failure=result.failure, output=tail)
-        answers = result.answers(nonce)
-        if len(answers) != 1:
-            return dp.invalid("the program gave no answer", failure="no-result", output=tail)
-        try:
-            answer = json.loads(answers[0])
-        except ValueError:
-            # Only a candidate that dug the nonce out of the harness writes such a line.
-            return dp.invalid("the answer is not JSON", failure="invalid-result", output=tail)
+        answer, failed = result.answer_json(nonce, output=tail)
+        if failed:
+            return failed
         if answer.get("memory"):
             return dp.invalid("denoise ran out of its %d MiB of memory:\n%s" % (self.memory_mib, answer.get("error", "")),
                               failure="out-of-memory", output=tail)

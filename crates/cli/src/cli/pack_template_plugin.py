@@ -9,7 +9,6 @@ the candidate runs in the sandbox (`ctx.run`), never in this process; what it
 prints is only data, checked here.
 """
 
-import json
 import secrets
 
 import discover_plugin as dp
@@ -67,13 +66,9 @@ class Problem(dp.Problem):
         output = result.stderr_tail[-500:]
         if not result.ok:
             return dp.invalid(result.summary(), failure=result.failure, output=output)
-        answers = result.answers(nonce)
-        if len(answers) != 1:
-            return dp.invalid("the program returned no result", failure="no-result", output=output)
-        try:
-            xs = json.loads(answers[0])
-        except ValueError:
-            return dp.invalid("the result is not JSON", failure="invalid-result", output=output)
+        xs, failed = result.answer_json(nonce, output=output)
+        if failed:
+            return failed
         if len(xs) != N or not all(isinstance(x, (int, float)) and 0.0 <= x <= 1.0 for x in xs):
             return dp.invalid("solve(%d) must return %d numbers in [0, 1]" % (N, N), failure="invalid-result", output=output)
         e = energy(xs)
