@@ -127,6 +127,37 @@ fn discover_exe() -> &'static str {
     env!("CARGO_BIN_EXE_discover")
 }
 
+/// `discover run circle-packing-26 --steps 3 --seed 5 --json --executor slurm
+/// [extra] --out dir` started in the background; its output piped (to read
+/// at the end) or dropped (for a process the test kills).
+fn spawn_run(cluster: &Cluster, dir: &Path, extra: &[&str], piped: bool) -> Child {
+    let io = || if piped { Stdio::piped() } else { Stdio::null() };
+    cluster
+        .cmd(discover_exe())
+        .args(["run", "circle-packing-26", "--steps", "3", "--seed", "5", "--json", "--executor", "slurm"])
+        .args(extra)
+        .arg("--out")
+        .arg(dir)
+        .stdout(io())
+        .stderr(io())
+        .spawn()
+        .unwrap()
+}
+
+/// The job id of step 2's batch, once the run has recorded sbatch's answer.
+fn step2_job(dir: &Path) -> String {
+    let jobs = dir.join("batches/step-000002/jobs.txt");
+    let start = Instant::now();
+    loop {
+        let launches = std::fs::read_to_string(&jobs).unwrap_or_default();
+        if let Some(id) = launches.lines().find_map(|l| l.split("submitted ").nth(1)) {
+            return id.trim().to_string();
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "step 2 was never submitted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// `discover run circle-packing-26 --steps 3 --seed 5` with `extra` flags,
 /// through `launcher` (salloc or nothing); the run directory.
 fn run(cluster: &Cluster, dir: &Path, extra: &[&str], launcher: &[&str]) -> std::process::Output {
@@ -182,14 +213,7 @@ fn slurm_runs_match_local_runs_and_survive_killed_and_cancelled_job_steps() {
     // launched again for their missing rollouts; the run still matches.
     for (name, how) in [("killed", "kill"), ("cancelled", "scancel")] {
         let dir = tmp.path().join(name);
-        let child = {
-            let mut c = cluster.cmd(discover_exe());
-            c.args(["run", "circle-packing-26", "--steps", "3", "--seed", "5", "--json", "--executor", "slurm", "--out"])
-                .arg(&dir)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            c.spawn().unwrap()
-        };
+        let child = spawn_run(&cluster, &dir, &[], true);
         let start = Instant::now();
         loop {
             // The worker's own command line (sbatch's quotes its words).
@@ -220,15 +244,7 @@ fn slurm_runs_match_local_runs_and_survive_killed_and_cancelled_job_steps() {
     // are the host's failures (kind `sandbox`: not the program's fault) with
     // reward 0, and the run goes on.
     let crashing = tmp.path().join("crashing");
-    let child = {
-        let mut c = cluster.cmd(discover_exe());
-        c.args(["run", "circle-packing-26", "--steps", "3", "--seed", "5", "--json", "--executor", "slurm", "--slurm-retries", "1", "--out"])
-            .arg(&crashing)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        c.spawn().unwrap()
-    };
-    let mut child = child;
+    let mut child = spawn_run(&cluster, &crashing, &["--slurm-retries", "1"], true);
     while child.try_wait().unwrap().is_none() {
         let _ = Command::new("pkill").args(["-9", "-f", "evaluate-batch /.*step-000002"]).status();
         std::thread::sleep(Duration::from_millis(20));
@@ -247,49 +263,22 @@ fn slurm_runs_match_local_runs_and_survive_killed_and_cancelled_job_steps() {
     // on; `resume` waits for it and collects its results instead of
     // launching the rollouts again, and ends with the same buffer.
     let resumed = tmp.path().join("resumed");
-    let mut child = {
-        let mut c = cluster.cmd(discover_exe());
-        c.args(["run", "circle-packing-26", "--steps", "3", "--seed", "5", "--json", "--executor", "slurm", "--out"])
-            .arg(&resumed)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        c.spawn().unwrap()
-    };
-    let step2 = resumed.join("batches/step-000002/jobs.txt");
-    let start = Instant::now();
-    while !std::fs::read_to_string(&step2).unwrap_or_default().contains("submitted") {
-        assert!(start.elapsed() < Duration::from_secs(120), "step 2 was never submitted");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = spawn_run(&cluster, &resumed, &[], false);
+    step2_job(&resumed);
     child.kill().unwrap();
     child.wait().unwrap();
     let out = cluster.cmd(discover_exe()).args(["resume", "--json"]).arg(&resumed).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(buffer(&resumed), expected);
-    let launches = std::fs::read_to_string(&step2).unwrap();
+    let launches = std::fs::read_to_string(resumed.join("batches/step-000002/jobs.txt")).unwrap();
     assert_eq!(launches.matches("submitted").count(), 1, "step 2 was launched once, by the killed process: {launches}");
     let results = std::fs::read_dir(resumed.join("batches/step-000002/results")).unwrap().count();
     assert_eq!(results, 128);
 
     // Ctrl-C (SIGINT) of the host while step 2's job runs cancels the job.
     let interrupted = tmp.path().join("interrupted");
-    let mut child = {
-        let mut c = cluster.cmd(discover_exe());
-        c.args(["run", "circle-packing-26", "--steps", "3", "--seed", "5", "--json", "--executor", "slurm", "--out"])
-            .arg(&interrupted)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        c.spawn().unwrap()
-    };
-    let step2 = interrupted.join("batches/step-000002/jobs.txt");
-    let start = Instant::now();
-    let id = loop {
-        if let Some(id) = std::fs::read_to_string(&step2).unwrap_or_default().lines().find_map(|l| l.split("submitted ").nth(1).map(str::to_string)) {
-            break id;
-        }
-        assert!(start.elapsed() < Duration::from_secs(120), "step 2 was never submitted");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut child = spawn_run(&cluster, &interrupted, &[], false);
+    let id = step2_job(&interrupted);
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     child.wait().unwrap();
     // The controller keeps finished jobs' records (MinJobAge=300): its state says who ended it.
