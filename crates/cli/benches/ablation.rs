@@ -79,7 +79,8 @@ fn main() {
                 let mut policy: Box<dyn Policy> = if config.restarts {
                     Box::new(Restarts)
                 } else {
-                    Box::new(Numeric::new(problem.spec().shape.multiple_of as usize, 0.2, 0.1))
+                    // The policy `discover run` builds (upsampling on step functions).
+                    Box::new(Numeric::for_shape(&problem.spec().shape, 0.2, 0.1, None))
                 };
                 let settings = Settings {
                     steps,

@@ -48,6 +48,9 @@ const MAX_SHIFT: f64 = 0.5;
 const MAX_LOGIT: f64 = 6.0;
 /// The starting upsampling probability: one proposal in sixteen.
 const INITIAL_UPSAMPLE: f64 = 1.0 / 16.0;
+/// The default cap on upsampled lengths: past ~4096 steps a refine of the
+/// default effort takes seconds per rollout on 2 cores (FFTs of 16384).
+pub const DEFAULT_UPSAMPLE_TO: usize = 4096;
 
 /// Doubling the resolution of step-function proposals.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,6 +93,18 @@ impl Numeric {
             upsampling: None,
             noise: HashMap::new(),
         }
+    }
+
+    /// The policy `discover run` uses for a problem of this shape: a block
+    /// per coordinate role (`multiple_of`), and upsampling up to
+    /// `upsample_to` steps ([`DEFAULT_UPSAMPLE_TO`] when `None`, within the
+    /// shape's limit) where the length is free and there is one role.
+    pub fn for_shape(shape: &discover_contract::Shape, sigma: f64, lr: f64, upsample_to: Option<usize>) -> Numeric {
+        let numeric = Numeric::new(shape.multiple_of as usize, sigma, lr);
+        // Only step functions of free length can change resolution.
+        let resizable = shape.multiple_of == 1 && shape.min_len < shape.max_len;
+        let cap = upsample_to.unwrap_or(DEFAULT_UPSAMPLE_TO).min(shape.max_len as usize);
+        if resizable { numeric.with_upsampling(cap) } else { numeric }
     }
 
     /// Let proposals double the resolution of the start (see the module
@@ -339,6 +354,19 @@ mod tests {
         old.as_object_mut().unwrap().remove("upsampling");
         q.restore(&old).unwrap();
         assert_eq!(q.upsample_probability(), None);
+    }
+
+    #[test]
+    fn upsampling_is_on_only_for_free_length_step_functions() {
+        use discover_contract::Shape;
+        let step_functions = Shape::range(1, 100_000);
+        let p = Numeric::for_shape(&step_functions, 0.2, 0.1, None);
+        assert_eq!(p.upsampling.as_ref().unwrap().max_len, DEFAULT_UPSAMPLE_TO);
+        assert_eq!(Numeric::for_shape(&Shape::range(2, 1000), 0.2, 0.1, None).upsampling.unwrap().max_len, 1000);
+        assert_eq!(Numeric::for_shape(&step_functions, 0.2, 0.1, Some(0)).upsample_probability(), None);
+        let circles = Shape { min_len: 78, max_len: 78, multiple_of: 3 };
+        let p = Numeric::for_shape(&circles, 0.2, 0.1, None);
+        assert_eq!((p.upsample_probability(), p.shift.len()), (None, 3));
     }
 
     #[test]

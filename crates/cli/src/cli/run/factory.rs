@@ -40,14 +40,7 @@ impl RunConfig {
             }
         };
         Ok(match self.policy {
-            PolicyKind::Numeric => {
-                let numeric = Numeric::new(spec.shape.multiple_of as usize, self.sigma, self.lr);
-                let shape = &spec.shape;
-                // Only step functions of free length can change resolution.
-                let resizable = shape.multiple_of == 1 && shape.min_len < shape.max_len;
-                let cap = self.upsample_to.unwrap_or(DEFAULT_UPSAMPLE_TO).min(shape.max_len as usize);
-                Box::new(if resizable { numeric.with_upsampling(cap) } else { numeric })
-            }
+            PolicyKind::Numeric => Box::new(Numeric::for_shape(&spec.shape, self.sigma, self.lr, self.upsample_to)),
             PolicyKind::Restarts => Box::new(Restarts),
             PolicyKind::Openai => {
                 let llm = llm()?;
@@ -74,10 +67,6 @@ impl RunConfig {
         })
     }
 }
-
-/// The default `--upsample-to`: past ~4096 steps a refine of the default
-/// effort takes seconds per rollout on 2 cores (FFT convolutions of 16384).
-const DEFAULT_UPSAMPLE_TO: usize = 4096;
 
 /// Which prompt an LLM policy gets.
 #[derive(Clone, Debug)]
