@@ -57,7 +57,8 @@ struct Outcome {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 fn run(problem: &str, init: Option<&Path>, seed: u64, minutes: f64, out: &Path) -> Outcome {
@@ -149,7 +150,7 @@ fn main() {
             o.label,
             show(o.best),
             show(o.best_known),
-            gap(o).map_or("-".into(), |g| format!("{g:+.4} %")),
+            gap(o).map_or("-".into(), |g| if g.abs() < 0.01 { format!("{g:+.2e} %") } else { format!("{g:+.4} %") }),
             o.best_at,
             o.elapsed,
             o.steps
