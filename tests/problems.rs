@@ -6,15 +6,8 @@ mod common;
 use common::{fixture, sandbox, solution};
 use discover::problem::{read_solution_file, ContestProblem, Loaded, Problem};
 
-/// The record constructions in tests/data/fixtures (sources in docs/problems.md),
-/// each with the score stored in the file, and the problem that judges it.
-const FIXTURES: [(&str, &str); 5] = [
-    ("erdos-min-overlap", "erdos_haugland_51.json"),
-    ("erdos-min-overlap", "erdos_alphaevolve_95.json"),
-    ("autocorrelation-1", "ac1_prev_human_208.json"),
-    ("autocorrelation-1", "ac1_alphaevolve_1319.json"),
-    ("autocorrelation-2", "ac2_alphaevolve_50000.json"),
-];
+// The record constructions, each file with the score stored in it.
+use xtask::RECORD_FIXTURES as FIXTURES;
 
 #[test]
 fn fixtures_reproduce_to_1e_12_relative() {

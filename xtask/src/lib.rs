@@ -19,6 +19,17 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
+/// The record constructions in `tests/data/fixtures/` (sources in
+/// docs/problems.md), each with the problem that judges it: checked by the
+/// tests, and the starts of `cargo xtask bench records --init`.
+pub const RECORD_FIXTURES: [(&str, &str); 5] = [
+    ("erdos-min-overlap", "erdos_haugland_51.json"),
+    ("erdos-min-overlap", "erdos_alphaevolve_95.json"),
+    ("autocorrelation-1", "ac1_prev_human_208.json"),
+    ("autocorrelation-1", "ac1_alphaevolve_1319.json"),
+    ("autocorrelation-2", "ac2_alphaevolve_50000.json"),
+];
+
 /// The built-in problems, embedded in the `discover` binary.
 pub const BUILTIN_PROBLEMS: &[&str] = &[
     "circle-packing-26",

@@ -31,14 +31,7 @@ const PROBLEMS: [(&str, Direction); 5] = [
     ("autocorrelation-2", Direction::Maximize),
 ];
 
-/// The record constructions shipped with the project, by problem.
-const FIXTURES: [(&str, &str); 5] = [
-    ("erdos-min-overlap", "erdos_haugland_51.json"),
-    ("erdos-min-overlap", "erdos_alphaevolve_95.json"),
-    ("autocorrelation-1", "ac1_prev_human_208.json"),
-    ("autocorrelation-1", "ac1_alphaevolve_1319.json"),
-    ("autocorrelation-2", "ac2_alphaevolve_50000.json"),
-];
+use xtask::RECORD_FIXTURES as FIXTURES;
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
     let i = args.iter().position(|a| a == name)?;
