@@ -164,7 +164,9 @@ impl Policy for Numeric {
         let blocks = self.shift.len();
         // Upsampling is a choice only where the doubled state fits.
         let upsample = self.upsampling.as_ref().filter(|u| 2 * original.len() <= u.max_len).map(|u| sigmoid(u.logit));
-        let doubled: Vec<f64> = original.iter().flat_map(|&v| [v, v]).collect();
+        // Built only where a proposal may use it (never for circle packings).
+        let doubled: Vec<f64> =
+            if upsample.is_some() { original.iter().flat_map(|&v| [v, v]).collect() } else { Vec::new() };
         Ok((0..k)
             .map(|rollout| {
                 let up = upsample.map(|p| rng.next_f64() < p);
