@@ -86,12 +86,12 @@ impl Fft {
     /// are separated by conjugate symmetry, multiplied, and transformed back.
     fn cyclic(&mut self, a: &[f64], b: &[f64]) {
         let n = self.n;
-        let (re, im) = (&mut self.re, &mut self.im);
+        // Out of `self` while `transform` borrows the plan; put back at the end.
+        let (mut re, mut im) = (std::mem::take(&mut self.re), std::mem::take(&mut self.im));
         re.iter_mut().for_each(|v| *v = 0.0);
         im.iter_mut().for_each(|v| *v = 0.0);
         re[..a.len()].copy_from_slice(a);
         im[..b.len()].copy_from_slice(b);
-        let (mut re, mut im) = (std::mem::take(&mut self.re), std::mem::take(&mut self.im));
         self.transform(&mut re, &mut im, false);
         // Z = A + iB with A, B the spectra of real signals:
         // A_k = (Z_k + conj Z_{-k}) / 2, B_k = (Z_k - conj Z_{-k}) / 2i, and the
