@@ -17,8 +17,9 @@ What is measured, and why it cannot be gamed the ways kernel leaderboards were:
   the check (|out - ref| <= 2e-2 + 2e-2 |ref| everywhere).
 - Times are taken inside (CUDA events after a device-wide synchronise, L2
   flushed; or the CPU clock in CPU mode) but bounded by the wall clock
-  measured here: a reported time less than half of what the outside clock
-  can account for is a forged timer. A per-shape floor (the time to move the
+  measured here from the command to the harness's first answer, which comes
+  before the output is moved: a reported time less than half of what the
+  outside clock can account for is a forged timer. A per-shape floor (the time to move the
   input and output at a bandwidth no machine has) catches times driven toward
   zero, which would otherwise collapse the geometric mean.
 - The statistics (means, geometric mean) are computed here.
@@ -64,6 +65,11 @@ ATOL = RTOL = 2e-2
 # Repetitions per benchmark shape: untimed warm-ups (checked too), then timed.
 WARMUP = {"cuda": 3, "cpu": 1}
 REPS = {"cuda": 10, "cpu": 4}
+# Seconds per call the outside clocks may run ahead of an honest kernel beyond
+# twice the input generation: the pipe, JSON and scheduling; on a GPU small,
+# because the smallest benchmark kernels take about 2 ms there (a 2 ms slack
+# would hide a forged time on them).
+SLACK = {"cuda": 0.0005, "cpu": 0.002}
 # Bytes per second no memory system reaches: the floor of a shape's time.
 FLOOR_BANDWIDTH = {"cuda": 8e12, "cpu": 1e12}
 
@@ -146,8 +152,9 @@ class TriMul(dp.Problem):
 
         import generate
         import reference
+        import transfer
 
-        self.torch, self.generate, self.reference = torch, generate, reference
+        self.torch, self.generate, self.reference, self.transfer = torch, generate, reference, transfer
         reference.exact_fp32()
         forced = os.environ.get("DISCOVER_TRIMUL_DEVICE")
         self.device = forced or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -155,6 +162,8 @@ class TriMul(dp.Problem):
         self.benchmarks = GPU_BENCHMARKS if self.device == "cuda" else CPU_BENCHMARKS
         self.secret = secrets.randbits(62)
         self.overheads = {}
+        # Outputs are read back through page-locked memory on a GPU.
+        self.read_buffer = transfer.HostBuffer(self.device == "cuda")
         if self.device == "cuda":
             p = torch.cuda.get_device_properties(0)
             self.gpu = "%s (compute capability %d.%d, %d SMs, %.0f GiB)" % (
@@ -239,7 +248,8 @@ class TriMul(dp.Problem):
         )
         job = ctx.spawn(
             [ctx.python, "/job/harness.py", self.device],  # /job is the job's folder (also in unsafe mode)
-            files={"candidate.py": source, "harness.py": read("harness.py"), "generate.py": read("generate.py")},
+            files={"candidate.py": source, "harness.py": read("harness.py"), "generate.py": read("generate.py"),
+                   "transfer.py": read("transfer.py")},
             limits=limits,
             devices=self.gpu_nodes() if cuda else [],
             lock="/tmp/discover-gpu-0.lock" if cuda else None,
@@ -316,17 +326,30 @@ class TriMul(dp.Problem):
             t0 = time.perf_counter()
             job.stdin.write((json.dumps(cmd) + "\n").encode())
             job.stdin.flush()
-            answer = self._answer(lines, deadline)
-            # Measured out here: the wall clock, and the CPU time the harness
-            # process used (the scheduler's count, immune to other load).
-            outer = (time.perf_counter() - t0, (cpu_seconds(harness) - c0) if harness else 0.0)
-            if answer is None:
-                job.kill()
-                return None, "the program stopped answering (or ran out of time) on %s" % shape_name(shape), outer
-            if answer.get("malformed"):
-                return None, "a malformed answer behind the nonce on %s (a forged line)" % shape_name(shape), outer
-            if not answer.get("ok"):
-                return None, "custom_kernel failed on %s:\n%s" % (shape_name(shape), answer.get("error", "")), outer
+            # Two answers: "timed" once the kernel is done and timed, then the
+            # final one once its output is written (harness.py).
+            answers = []
+            for stage in ("timed", "final"):
+                answer = self._answer(lines, deadline)
+                if stage == "timed":
+                    # Measured out here: the wall clock, and the CPU time the
+                    # harness process used (the scheduler's count, immune to
+                    # other load), from the command to the kernel's end.
+                    outer = (time.perf_counter() - t0, (cpu_seconds(harness) - c0) if harness else 0.0)
+                if answer is None:
+                    job.kill()
+                    return None, "the program stopped answering (or ran out of time) on %s" % shape_name(shape), outer
+                if answer.get("malformed"):
+                    return None, "a malformed answer behind the nonce on %s (a forged line)" % shape_name(shape), outer
+                if not answer.get("ok"):
+                    return None, "custom_kernel failed on %s:\n%s" % (shape_name(shape), answer.get("error", "")), outer
+                if bool(answer.get("timed")) != (stage == "timed"):
+                    return None, "a malformed answer behind the nonce on %s (out of order: a forged line)" % shape_name(
+                        shape), outer
+                answers.append(answer)
+            answer = answers[1]
+            if answer.get("seconds") != answers[0]["seconds"]:
+                return None, "a malformed answer behind the nonce on %s (two times for one call)" % shape_name(shape), outer
             path = os.path.join(out_dir, name)
             error = self._check(shape, seed, path, answer)
             try:
@@ -399,22 +422,19 @@ class TriMul(dp.Problem):
         return moved / FLOOR_BANDWIDTH[self.device]
 
     def _overhead(self, shape):
-        """What the harness does around a timed call (generate the inputs,
-        write the output), measured here on the same device as (wall seconds,
-        CPU seconds): the part of the outside measures that is not the kernel."""
+        """What the harness does in a call before its kernel (generate the
+        inputs), measured here on the same device as (wall seconds, CPU
+        seconds): the part of the outside measures that is not the kernel.
+        (The output is moved after the "timed" answer, outside the measures.)"""
         if shape in self.overheads:
             return self.overheads[shape]
         torch = self.torch
         samples = []
         for i in range(3):
             t0, c0 = time.perf_counter(), time.process_time()
-            data = self.generate.make(shape_dict(shape), i, self.device)
-            out = torch.empty_like(data[0])
+            self.generate.make(shape_dict(shape), i, self.device)
             if self.device == "cuda":
                 torch.cuda.synchronize()
-            path = os.path.join("/tmp", "discover-trimul-overhead-%d.bin" % os.getpid())
-            out.contiguous().cpu().numpy().tofile(path)
-            os.unlink(path)
             samples.append((time.perf_counter() - t0, time.process_time() - c0))
         samples.sort()
         self.overheads[shape] = samples[1]
@@ -425,9 +445,9 @@ class TriMul(dp.Problem):
         shape's timed calls, so one slow call (the machine was busy) proves
         nothing; only a report far below what the outside saw does.
 
-        The wall clock out here, minus twice the harness's own work (input
-        generation, writing the output), bounds the kernel's time from above
-        the truth; so does, in CPU mode, the harness process's CPU time read
+        The wall clock out here from the command to the "timed" answer, minus
+        twice the harness's own work before the kernel (input generation), bounds
+        the kernel's time from below the truth; so does, in CPU mode, the harness process's CPU time read
         from the scheduler, over the threads it may use. Each can be inflated
         by something honest (other load stretches the wall clock; OpenMP
         threads spinning between regions would add CPU time, which is why the
@@ -436,10 +456,11 @@ class TriMul(dp.Problem):
         it is a forged timer or work deferred past the timer."""
         wall_overhead, cpu_overhead = self._overhead(shape)
         reported = sum(times)
-        bounds = {"wall-clock time": sum(walls) - len(walls) * (2 * wall_overhead + 0.002)}
+        slack = SLACK[self.device]
+        bounds = {"wall-clock time": sum(walls) - len(walls) * (2 * wall_overhead + slack)}
         if self.device == "cpu":
             threads = max(1, self.torch.get_num_threads())
-            cpu = (sum(cpus) - len(cpus) * (2 * cpu_overhead + 0.002)) / threads
+            cpu = (sum(cpus) - len(cpus) * (2 * cpu_overhead + slack)) / threads
             bounds["CPU time the process used (on %d threads)" % threads] = cpu
         what, outside = min(bounds.items(), key=lambda kv: kv[1])
         if reported < 0.5 * outside:
@@ -450,8 +471,6 @@ class TriMul(dp.Problem):
 
     def _check(self, shape, seed, path, answer):
         """The worst |out - ref| / (atol + rtol |ref|) (<= 1 passes), or why it failed."""
-        import numpy as np
-
         torch = self.torch
         b, n, c, _, _ = shape
         expected = [b, n, n, c]
@@ -463,7 +482,9 @@ class TriMul(dp.Problem):
             return "%s: no output was written" % shape_name(shape)
         if size != 4 * b * n * n * c:
             return "%s: the output file has %d bytes, not %d" % (shape_name(shape), size, 4 * b * n * n * c)
-        out = torch.from_numpy(np.fromfile(path, dtype=np.float32)).view(b, n, n, c).to(self.device)
+        out = self.transfer.read_output(path, (b, n, n, c), self.device, self.read_buffer)
+        if out is None:
+            return "%s: the output file was cut short while it was read" % shape_name(shape)
         with torch.no_grad():
             ref = self.reference.trimul(self.generate.make(shape_dict(shape), seed, self.device))
         ratio = (out - ref).abs() / (ATOL + RTOL * ref.abs())

@@ -1,7 +1,7 @@
 """Read the harness's nonce from its module and print a well-formed forged
-answer (one nanosecond) before the real one. Expected: invalid (the forged
-answer is checked like any other: its output is not yet written, or its time
-disagrees with the outside clock)."""
+answer (one nanosecond) before the real one. Expected: invalid (the harness
+answers twice per call, "timed" then final: the forged line comes out of order,
+or is checked like any other and its output is not yet written)."""
 import json
 import os
 import sys
