@@ -1,9 +1,12 @@
 //! Sampling throughput of the local LLM runtime, on this machine, in one run.
 //!
-//! Run with `cargo xtask bench llm [--tokens N] [--prompt N]` (or `cargo bench -p
-//! discover --bench llm -- ...`; add `--features cuda` for a GPU). Random-weight
-//! models of two sizes (the tiny test model and a 24M-parameter Qwen2 shape)
-//! are written to a temporary directory and loaded like any model directory.
+//! Run with `cargo xtask bench llm [--tokens N] [--prompt N] [--models LIST]` (or
+//! `cargo bench -p discover --bench llm -- ...`; add `--features cuda` for a
+//! GPU). Random-weight models are written to a temporary directory and loaded
+//! like any model directory: `tiny` (the test model), `small` (a 24M-parameter
+//! Qwen2 shape) and `0.5b` (Qwen2.5-0.5B's shape, 494M parameters with its
+//! 151936-row embedding; 2 GB of f32 weights written first). `--models`
+//! takes a comma-separated list; the default is `tiny,small`.
 //!
 //! Prints, per model: prefill tokens/s of one prompt, and decode tokens/s with
 //! 1, 4 and 16 completions of that prompt sampled together, each as a ratio to
@@ -32,14 +35,35 @@ fn main() {
     let prompt_len = flag("--prompt", 512);
     let device = default_device();
     println!("device: {device:?}; {prompt_len}-token prompt, {tokens} new tokens per completion");
+    let models = models_flag();
     let shapes = [
-        ("tiny (test model)", TinySpec::default()),
+        ("tiny", "tiny (test model)", TinySpec::default()),
         (
+            "small",
             "small (Qwen2 shape)",
             TinySpec { arch: Arch::Qwen2, hidden_size: 512, layers: 8, heads: 8, kv_heads: 2, intermediate_size: 1536, ..TinySpec::default() },
         ),
+        (
+            "0.5b",
+            "0.5b (Qwen2.5-0.5B shape)",
+            TinySpec {
+                arch: Arch::Qwen2,
+                hidden_size: 896,
+                layers: 24,
+                heads: 14,
+                kv_heads: 2,
+                intermediate_size: 4864,
+                vocab_size: Some(151936),
+                ..TinySpec::default()
+            },
+        ),
     ];
-    for (label, spec) in shapes {
+    for name in &models {
+        if !shapes.iter().any(|(n, _, _)| n == name) {
+            panic!("--models: unknown model {name:?} (known: tiny, small, 0.5b)");
+        }
+    }
+    for (_, label, spec) in shapes.into_iter().filter(|(n, _, _)| models.iter().any(|m| m == n)) {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let config = tiny::write(dir.path(), &spec).expect("writing the model");
         // No end-of-sequence: every completion runs to max_tokens.
@@ -112,4 +136,11 @@ fn main() {
             );
         }
     }
+}
+
+/// The `--models a,b` list, else `tiny,small`.
+fn models_flag() -> Vec<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let list = args.iter().position(|a| a == "--models").and_then(|i| args.get(i + 1)).map_or("tiny,small", |s| s.as_str());
+    list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
 }

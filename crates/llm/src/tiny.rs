@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -25,6 +25,11 @@ pub struct TinySpec {
     pub kv_heads: usize,
     pub intermediate_size: usize,
     pub max_position_embeddings: usize,
+    /// Rows of the embedding (`vocab_size` in config.json): the tokenizer's
+    /// size when `None`; larger pads it with unused rows, as released models
+    /// do (Qwen2.5 has 151936 rows for 151665 tokens), so that a benchmark
+    /// model pays for a real model's embedding and output projection.
+    pub vocab_size: Option<usize>,
     /// Seed of the weights.
     pub seed: u64,
     /// Standard deviation of the random weights.
@@ -41,6 +46,7 @@ impl Default for TinySpec {
             kv_heads: 2,
             intermediate_size: 128,
             max_position_embeddings: 8192,
+            vocab_size: None,
             seed: 0,
             init_std: 0.02,
         }
@@ -125,10 +131,12 @@ pub fn tokenizer_json() -> (Value, usize) {
 /// ChatML, as Qwen models use it.
 pub const CHAT_TEMPLATE: &str = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-/// The config.json of a tiny model of `spec`.
-pub fn config_json(spec: &TinySpec, vocab_size: usize) -> Value {
-    let eos = (vocab_size - 1) as u32; // <|im_end|>
-    let bos = (vocab_size - 3) as u32; // <|endoftext|>
+/// The config.json of a tiny model of `spec`, whose tokenizer has
+/// `tokenizer_size` tokens (the special tokens last).
+pub fn config_json(spec: &TinySpec, tokenizer_size: usize) -> Value {
+    let eos = (tokenizer_size - 1) as u32; // <|im_end|>
+    let bos = (tokenizer_size - 3) as u32; // <|endoftext|>
+    let vocab_size = spec.vocab_size.unwrap_or(tokenizer_size);
     let mut c = json!({
         "architectures": [spec.arch.name()],
         "model_type": match spec.arch { Arch::Llama => "llama", Arch::Qwen2 => "qwen2", Arch::Qwen3 => "qwen3" },
@@ -156,6 +164,9 @@ pub fn config_json(spec: &TinySpec, vocab_size: usize) -> Value {
 pub fn write(dir: &Path, spec: &TinySpec) -> Result<Config> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let (tokenizer, vocab_size) = tokenizer_json();
+    if spec.vocab_size.is_some_and(|v| v < vocab_size) {
+        bail!("vocab_size {} is smaller than the tokenizer's {vocab_size} tokens", spec.vocab_size.unwrap_or(0));
+    }
     let config_value = config_json(spec, vocab_size);
     let config = Config::parse(&config_value.to_string())?;
     let write_json = |name: &str, v: &Value| -> Result<()> {

@@ -101,3 +101,22 @@ fn missing_files_and_unsupported_models_are_named() {
     std::fs::remove_file(&config).unwrap();
     assert!(err(dir.path()).contains("config.json"), "{}", err(dir.path()));
 }
+
+#[test]
+fn a_padded_vocabulary_loads_and_samples() {
+    // Released checkpoints carry more embedding rows than tokens (Qwen2.5:
+    // 151936 for 151665); the benchmark's 0.5b shape does the same.
+    let dir = tempfile::tempdir().unwrap();
+    let padded = TinySpec { vocab_size: Some(4096), init_std: 0.2, ..Default::default() };
+    let config = tiny::write(dir.path(), &padded).unwrap();
+    assert_eq!(config.vocab_size, 4096);
+    let model = LocalModel::load(dir.path(), &Device::Cpu).unwrap();
+    assert!(model.tokenizer.vocab_size() < 4096);
+    let out = model.generate(&[Request { prompt: prompt(&model, "hi"), params: SamplingParams { max_tokens: 8, seed: 1, ..Default::default() } }]).unwrap();
+    assert!(!out[0].tokens.is_empty() && out[0].tokens.len() <= 8, "{:?}", out[0].tokens);
+    assert!(out[0].tokens.iter().all(|&t| (t as usize) < 4096), "{:?}", out[0].tokens);
+
+    let small = TinySpec { vocab_size: Some(10), ..Default::default() };
+    let err = format!("{:#}", tiny::write(tempfile::tempdir().unwrap().path(), &small).unwrap_err());
+    assert!(err.contains("smaller than the tokenizer's"), "{err}");
+}
