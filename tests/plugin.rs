@@ -67,6 +67,10 @@ fn the_protocol_carries_spec_initial_and_a_sandboxed_evaluation() {
     assert!(!verdict.valid);
     assert_eq!(verdict.failure.as_deref(), Some("runtime-error"));
     assert_eq!(plugin.restarts(), 0);
+    // Its processes wrote their jobs under the scratch folder; it goes with the plugin.
+    assert!(tmp.path().join("scratch").is_dir());
+    drop(plugin);
+    assert!(!tmp.path().join("scratch").exists(), "the scratch folder outlived its plugin");
 }
 
 #[test]

@@ -53,6 +53,8 @@ pub struct PluginConfig {
     /// What `initialize` tells the plugin about running candidates.
     pub isolate: Vec<String>,
     pub unsafe_native: bool,
+    /// A folder for the processes' files (candidates' jobs and outputs),
+    /// created at the first start and removed when the `Plugin` is dropped.
     pub scratch: PathBuf,
 }
 
@@ -408,6 +410,8 @@ impl Plugin {
 impl Drop for Plugin {
     fn drop(&mut self) {
         self.shutdown();
+        // The processes are gone (or killed): their scratch goes with them.
+        let _ = std::fs::remove_dir_all(&self.config.scratch);
     }
 }
 

@@ -6,6 +6,7 @@
 //! depends on the other.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -193,7 +194,7 @@ impl Catalog {
             }
         };
         let exe = std::env::current_exe().context("cannot find the discover executable (for `discover isolate`)")?;
-        let scratch = std::env::temp_dir().join(format!("discover-plugin-{}-{id}", std::process::id()));
+        let scratch = plugin_scratch(&std::env::temp_dir(), id);
         let config = PluginConfig {
             problem: id.to_string(),
             command,
@@ -217,6 +218,35 @@ impl Catalog {
             _ => format!(" (its log: {})", log.display()),
         };
         PluginProblem::start(config, pack.name()).map_err(|e| anyhow!("{e:#}{hint}"))
+    }
+}
+
+const SCRATCH_PREFIX: &str = "discover-plugin-";
+
+/// A fresh scratch folder for one plugin's processes under `temp`:
+/// `discover-plugin-PID-N-ID`, unique per plugin in this process (the plugin
+/// removes it when it is dropped). First removes the folders that processes
+/// which no longer exist left behind: a killed run cannot clean up after
+/// itself, and a plugin's scratch holds its candidates' jobs and outputs
+/// (140 MB a plugin for the biology pack).
+pub fn plugin_scratch(temp: &Path, id: &str) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    sweep_stale_scratch(temp);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    temp.join(format!("{SCRATCH_PREFIX}{}-{n}-{id}", std::process::id()))
+}
+
+/// Remove `discover-plugin-PID-...` folders under `temp` whose process is gone
+/// (a live process, this one or a concurrent run, keeps its folders).
+fn sweep_stale_scratch(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(SCRATCH_PREFIX)) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -252,4 +282,32 @@ fn pack_files(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Resu
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_folders_of_dead_processes_are_swept_and_live_ones_kept() {
+        let temp = std::env::temp_dir().join(format!("discover-scratch-test-{}", std::process::id()));
+        std::fs::create_dir_all(&temp).unwrap();
+        // Above any pid_max, so no such process; pid 1 always exists.
+        let dead = temp.join("discover-plugin-4294967000-0-trimul");
+        let live = temp.join("discover-plugin-1-0-trimul");
+        let ours = temp.join(format!("discover-plugin-{}-99-denoising", std::process::id()));
+        let other = temp.join("discover-plugin-notapid");
+        for dir in [&dead, &live, &ours, &other] {
+            std::fs::create_dir_all(dir.join("job")).unwrap();
+            std::fs::write(dir.join("job/out.bin"), b"x").unwrap();
+        }
+        let a = plugin_scratch(&temp, "trimul");
+        let b = plugin_scratch(&temp, "trimul");
+        assert!(!dead.exists(), "a dead process's scratch is removed");
+        assert!(live.exists() && ours.exists() && other.exists());
+        assert_ne!(a, b, "two plugins of one problem in one process get two folders");
+        let name = a.file_name().unwrap().to_str().unwrap().to_string();
+        assert!(name.starts_with(&format!("discover-plugin-{}-", std::process::id())) && name.ends_with("-trimul"), "{name}");
+        std::fs::remove_dir_all(&temp).unwrap();
+    }
 }
