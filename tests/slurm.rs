@@ -242,7 +242,8 @@ fn slurm_runs_match_local_runs_and_survive_killed_and_cancelled_job_steps() {
 
     // Workers of step 2 that die every time: after the retries its rollouts
     // are the host's failures (kind `sandbox`: not the program's fault) with
-    // reward 0, and the run goes on.
+    // reward 0, and the run goes on. (Killed by polling: under load a worker
+    // can write a result or two between kills, and those stand as results.)
     let crashing = tmp.path().join("crashing");
     let mut child = spawn_run(&cluster, &crashing, &["--slurm-retries", "1"], true);
     while child.try_wait().unwrap().is_none() {
@@ -254,7 +255,12 @@ fn slurm_runs_match_local_runs_and_survive_killed_and_cancelled_job_steps() {
     let events: Vec<Value> = std::fs::read_to_string(crashing.join("events.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let step2: Vec<&Value> = events.iter().filter(|e| e["type"] == "rollout" && e["step"] == 2).collect();
     assert_eq!(step2.len(), 128);
-    assert!(step2.iter().all(|r| r["failure"]["kind"] == "sandbox" && r["reward"] == 0.0), "{:?}", step2[0]);
+    let failed = step2.iter().filter(|r| !r["failure"].is_null()).count();
+    assert!(failed > 0, "no rollout of step 2 failed: the workers were never killed");
+    for r in &step2 {
+        let evaluated = r["failure"].is_null() && r["score"].is_number();
+        assert!(evaluated || (r["failure"]["kind"] == "sandbox" && r["reward"] == 0.0), "{r:?}");
+    }
     assert!(jobs(&crashing).contains("part 0 attempt 1"));
     let step3 = events.iter().filter(|e| e["type"] == "rollout" && e["step"] == 3 && e["failure"].is_null()).count();
     assert!(step3 > 0, "step 3 ran normally");
