@@ -137,6 +137,7 @@ def import_kernel(name, source, scratch):
 def breakdown(problem, shapes, scratch):
     """Seconds of each step of one checked call, per shape (the median of 3)."""
     import numpy as np
+    import plugin
     import torch
 
     cuda = problem.device == "cuda"
@@ -153,7 +154,7 @@ def breakdown(problem, shapes, scratch):
                 sync()
                 marks.append((what, time.perf_counter()))
 
-            data = problem.generate.make(plugin_shape(shape), rep, problem.device)
+            data = problem.generate.make(plugin.shape_dict(shape), rep, problem.device)
             mark("generate inputs")
             out = starter.custom_kernel(data)
             mark("kernel (starter)")
@@ -167,9 +168,9 @@ def breakdown(problem, shapes, scratch):
             back = back.to(problem.device)
             mark("copy to device")
             with torch.no_grad():
-                ref = problem.reference.trimul(problem.generate.make(plugin_shape(shape), rep, problem.device))
+                ref = problem.reference.trimul(problem.generate.make(plugin.shape_dict(shape), rep, problem.device))
             mark("inputs + reference")
-            ratio = (back - ref).abs() / (2e-2 + 2e-2 * ref.abs())
+            ratio = (back - ref).abs() / (plugin.ATOL + plugin.RTOL * ref.abs())
             bool((~(ratio <= 1.0)).any())
             mark("compare")
             if cuda:
@@ -191,11 +192,6 @@ def breakdown(problem, shapes, scratch):
         result[name] = {what: sorted(v)[1] for what, v in steps.items()}
         print("breakdown %s: %s" % (name, ", ".join("%s %.3f s" % (w, t) for w, t in result[name].items())))
     return result
-
-
-def plugin_shape(shape):
-    b, n, c, mask, dist = shape
-    return {"b": b, "n": n, "c": c, "mask": mask, "dist": dist}
 
 
 def main():

@@ -12,7 +12,7 @@ Lockstep protocol, one JSON object per line:
            synchronise, stop timer
   harness -> NONCE {"ok": true, "timed": true, "seconds": t}
   harness: write the output (fp32, raw) to /out/r7.bin
-  harness -> NONCE {"ok": true, "seconds": t, "shape": [...]}
+  harness -> NONCE {"ok": true, "shape": [...], "dtype": "..."}
 The next seed is sent only after the second answer, so no call can be batched
 with a later one, and no output can be computed before its inputs exist. The
 first answer comes before the output is moved, so the plugin's clock from its
@@ -105,7 +105,7 @@ def run(cmd):
     shape = list(out.shape)
     # Written right after the timer: whatever the output holds now is judged.
     transfer.write_output(out, os.path.join(OUT, cmd["file"]), _host)
-    return {"ok": True, "seconds": seconds, "shape": shape, "dtype": str(out.dtype)}
+    return {"ok": True, "shape": shape, "dtype": str(out.dtype)}
 
 
 reply({"ok": True, "ready": True, "device": DEVICE})
