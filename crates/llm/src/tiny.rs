@@ -164,8 +164,8 @@ pub fn config_json(spec: &TinySpec, tokenizer_size: usize) -> Value {
 pub fn write(dir: &Path, spec: &TinySpec) -> Result<Config> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let (tokenizer, vocab_size) = tokenizer_json();
-    if spec.vocab_size.is_some_and(|v| v < vocab_size) {
-        bail!("vocab_size {} is smaller than the tokenizer's {vocab_size} tokens", spec.vocab_size.unwrap_or(0));
+    if let Some(rows) = spec.vocab_size.filter(|&rows| rows < vocab_size) {
+        bail!("vocab_size {rows} is smaller than the tokenizer's {vocab_size} tokens");
     }
     let config_value = config_json(spec, vocab_size);
     let config = Config::parse(&config_value.to_string())?;

@@ -229,7 +229,7 @@ const SCRATCH_PREFIX: &str = "discover-plugin-";
 /// which no longer exist left behind: a killed run cannot clean up after
 /// itself, and a plugin's scratch holds its candidates' jobs and outputs
 /// (140 MB a plugin for the biology pack).
-pub fn plugin_scratch(temp: &Path, id: &str) -> PathBuf {
+fn plugin_scratch(temp: &Path, id: &str) -> PathBuf {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     sweep_stale_scratch(temp);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
