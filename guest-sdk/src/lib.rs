@@ -63,6 +63,7 @@ mod types;
 pub mod text;
 pub mod fft;
 pub mod math;
+pub mod minimax;
 pub mod optimize;
 pub mod svg;
 

@@ -38,16 +38,21 @@ const CONFIGS: [Config; 5] = [
 const PROBLEMS: [(&str, u32, usize, usize, u32); 2] =
     [("circle-packing-26", 20, 8, 16, 1000), ("erdos-min-overlap", 10, 8, 16, 300)];
 
-fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
-    let i = args.iter().position(|a| a == name)?;
-    args.get(i + 1).and_then(|v| v.parse().ok())
-}
+#[path = "flags.rs"]
+mod flags;
+
+const USAGE: &str = "\
+usage: cargo xtask bench ablation [--seeds N] [--scale F] [--problem ID]
+
+  --seeds N     seeds per configuration (default 5)
+  --scale F     multiply every problem's steps by F (default 1)
+  --problem ID  only this problem (default: all)";
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let seeds: u64 = arg(&args, "--seeds").unwrap_or(5);
-    let scale: f64 = arg(&args, "--scale").unwrap_or(1.0);
-    let only: Option<String> = arg(&args, "--problem");
+    let args = flags::Args::parse(USAGE, &["--seeds", "--scale", "--problem"], &[]);
+    let seeds: u64 = args.value("--seeds").unwrap_or(5);
+    let scale: f64 = args.value("--scale").unwrap_or(1.0);
+    let only: Option<String> = args.value("--problem");
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let sandbox = Sandbox::new(ComponentCache::user_default()).expect("sandbox");
     println!("ablation: {seeds} seeds, {workers} workers, numeric policy (sigma 0.2, lr 0.1)");

@@ -33,10 +33,17 @@ const PROBLEMS: [(&str, Direction); 5] = [
 
 use xtask::RECORD_FIXTURES as FIXTURES;
 
-fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
-    let i = args.iter().position(|a| a == name)?;
-    args.get(i + 1).and_then(|v| v.parse().ok())
-}
+#[path = "flags.rs"]
+mod flags;
+
+const USAGE: &str = "\
+usage: cargo xtask bench records [--minutes M] [--problem ID] [--seed S] [--init]
+
+  --minutes M   minutes per run (default 60)
+  --problem ID  only this problem (default: all five)
+  --seed S      seed of every run (default 0)
+  --init        start from the record constructions in tests/data/fixtures/
+                instead of the problems' own initial states";
 
 struct Outcome {
     label: String,
@@ -102,11 +109,11 @@ fn gap(o: &Outcome) -> Option<f64> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let minutes: f64 = arg(&args, "--minutes").unwrap_or(60.0);
-    let seed: u64 = arg(&args, "--seed").unwrap_or(0);
-    let only: Option<String> = arg(&args, "--problem");
-    let from_records = args.iter().any(|a| a == "--init");
+    let args = flags::Args::parse(USAGE, &["--minutes", "--problem", "--seed"], &["--init"]);
+    let minutes: f64 = args.value("--minutes").unwrap_or(60.0);
+    let seed: u64 = args.value("--seed").unwrap_or(0);
+    let only: Option<String> = args.value("--problem");
+    let from_records = args.has("--init");
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let out_root = root().join("target/records");
     let mut jobs: Vec<(&str, Option<PathBuf>)> = Vec::new();
