@@ -76,7 +76,7 @@ pub struct ProxReport {
 /// Minimise `max_k F_k(x)` from `x0` (which must lie in the box) keeping
 /// `sum x` and the box. Returns the best point and a report; the point is
 /// never worse than `x0` by `F`'s own values.
-pub fn prox_linear<M: Linearized>(x0: &[f64], model: &mut M, settings: ProxLinear) -> (Vec<f64>, ProxReport) {
+pub fn prox_linear<M: Linearized + ?Sized>(x0: &[f64], model: &mut M, settings: ProxLinear) -> (Vec<f64>, ProxReport) {
     let n = x0.len();
     let mut x = x0.to_vec();
     let mut f = model.values(&x);
@@ -130,7 +130,7 @@ struct ModelStep {
 /// FISTA ascent on `phi` from `lambda` (updated in place), stopping when the
 /// duality gap is below a tenth of the model's predicted decrease.
 #[allow(clippy::too_many_arguments)]
-fn solve_model<M: Linearized>(
+fn solve_model<M: Linearized + ?Sized>(
     model: &mut M,
     x: &[f64],
     f: &[f64],
@@ -248,7 +248,7 @@ pub fn project_simplex(v: &mut [f64]) {
 
 /// `|J|_2` by power iteration on `J^T J` (20 rounds), padded by 10 % so that
 /// `1 / (rho |J|^2)` is a safe step.
-fn operator_norm<M: Linearized>(model: &mut M, n: usize) -> f64 {
+fn operator_norm<M: Linearized + ?Sized>(model: &mut M, n: usize) -> f64 {
     let mut v: Vec<f64> = (0..n).map(|i| 1.0 + 0.1 * ((i * 7919 % 13) as f64)).collect();
     let mut estimate = 0.0;
     for _ in 0..20 {
