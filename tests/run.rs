@@ -150,6 +150,7 @@ fn ablation_switches_and_the_restarts_baseline_run() {
         &["--objective", "mean", "--reuse", "none"][..],
         &["--objective", "entropic-fixed", "--beta", "3", "--reuse", "greedy"],
         &["--policy", "restarts"],
+        &["--sigma-spread", "1"],
     ]
     .iter()
     .enumerate()
@@ -164,6 +165,10 @@ fn ablation_switches_and_the_restarts_baseline_run() {
     }
     let config = std::fs::read_to_string(tmp.path().join("r1/config.toml")).unwrap();
     assert!(config.contains("entropic-fixed") && config.contains("beta = 3.0") && config.contains("greedy"), "{config}");
+    // The spread is kept for resume; a run without it writes no such line.
+    let config = std::fs::read_to_string(tmp.path().join("r3/config.toml")).unwrap();
+    assert!(config.contains("sigma_spread = 1.0"), "{config}");
+    assert!(!std::fs::read_to_string(tmp.path().join("r0/config.toml")).unwrap().contains("sigma_spread"));
 }
 
 #[test]
@@ -176,6 +181,8 @@ fn bad_flags_and_bad_directories_give_one_line_errors() {
         (small_run(&out, 2, &["--objective", "entropic-fixed", "--beta", "-1"]), "--beta must be a positive number"),
         (small_run(&out, 2, &["--policy", "restarts", "--reuse", "puct"]), "--policy restarts ignores start states"),
         (small_run(&out, 2, &["--sigma", "0"]), "--sigma must be in (0, 1]"),
+        (small_run(&out, 2, &["--sigma-spread", "-1"]), "--sigma-spread must be in [0, 5], got -1"),
+        (small_run(&out, 2, &["--policy", "restarts", "--reuse", "none", "--sigma-spread", "1"]), "--sigma-spread is a setting of the numeric policy"),
         (small_run(&out, 2, &["--groups", "0"]), "--groups must be at least 1"),
         (small_run(&out, 2, &["--time-limit", "-3"]), "--time-limit must be a positive number"),
         (vec!["run".into(), "no-such-problem".into()], "unknown problem `no-such-problem`"),

@@ -40,7 +40,9 @@ impl RunConfig {
             }
         };
         Ok(match self.policy {
-            PolicyKind::Numeric => Box::new(Numeric::for_shape(&spec.shape, self.sigma, self.lr, self.upsample_to)),
+            PolicyKind::Numeric => {
+                Box::new(Numeric::for_shape(&spec.shape, self.sigma, self.lr, self.upsample_to).with_spread(self.sigma_spread))
+            }
             PolicyKind::Restarts => Box::new(Restarts),
             PolicyKind::Openai => {
                 let llm = llm()?;

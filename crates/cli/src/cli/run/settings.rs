@@ -60,6 +60,13 @@ pub struct RunArgs {
     // neighbouring one (0.05 rarely escaped on circle-packing-26; 0.15-0.4 did).
     #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     pub(crate) sigma: f64,
+    /// Numeric policy: each proposal draws its own sigma, exp(N(log sigma,
+    /// TAU^2)), and sigma learns from the group which size scored best (with
+    /// thousands of coordinates and one sigma it barely moves). 1 lets a
+    /// proposal be e times larger or smaller than sigma at one standard
+    /// deviation; 0 turns it off [default: 0].
+    #[arg(long, value_name = "TAU", default_value_t = 0.0, allow_negative_numbers = true)]
+    pub(crate) sigma_spread: f64,
     /// Learning rate: of the numeric policy [default: 0.1], or Adam's on the
     /// LoRA adapters of `--policy local` [default: 4e-5, the paper's].
     #[arg(long, allow_negative_numbers = true)]
@@ -397,6 +404,9 @@ pub struct RunConfig {
     pub policy: PolicyKind,
     pub effort: u32,
     pub sigma: f64,
+    /// `--sigma-spread`; absent: 0 (off).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sigma_spread: f64,
     pub lr: f64,
     /// For reports only: the problem's best known value when the run started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -475,6 +485,12 @@ impl RunArgs {
         if !(self.sigma.is_finite() && self.sigma > 0.0 && self.sigma <= 1.0) {
             bail!("--sigma must be in (0, 1], got {}", self.sigma);
         }
+        if !(self.sigma_spread.is_finite() && (0.0..=5.0).contains(&self.sigma_spread)) {
+            bail!("--sigma-spread must be in [0, 5], got {}", self.sigma_spread);
+        }
+        if self.sigma_spread > 0.0 && self.policy != PolicyKind::Numeric {
+            bail!("--sigma-spread is a setting of the numeric policy, not of --policy {:?}", self.policy);
+        }
         if let Some(lr) = self.lr {
             if !(lr.is_finite() && lr >= 0.0) {
                 bail!("--lr must be a non-negative number, got {lr}");
@@ -522,6 +538,7 @@ impl RunArgs {
             policy: self.policy,
             effort: self.effort,
             sigma: self.sigma,
+            sigma_spread: self.sigma_spread,
             lr,
             best_known: None,
             llm,
@@ -534,4 +551,8 @@ impl RunArgs {
             upsample_to: self.upsample_to,
         })
     }
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
