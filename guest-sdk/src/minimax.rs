@@ -266,16 +266,13 @@ fn operator_norm<M: Linearized + ?Sized>(model: &mut M, n: usize) -> f64 {
 
 /// Softmax of `f / (temperature * |max f|)`, or the indicator of the largest entry.
 fn first_weights(f: &[f64], temperature: f64) -> Vec<f64> {
-    let top = max_of(f);
-    let scale = temperature * top.abs();
+    let scale = temperature * max_of(f).abs();
+    let mut w = vec![0.0; f.len()];
     if scale.is_nan() || scale <= 0.0 {
-        let mut w = vec![0.0; f.len()];
         w[argmax(f)] = 1.0;
-        return w;
+    } else {
+        crate::optimize::soft_max(f, scale, &mut w);
     }
-    let mut w: Vec<f64> = f.iter().map(|v| ((v - top) / scale).exp()).collect();
-    let z: f64 = w.iter().sum();
-    w.iter_mut().for_each(|v| *v /= z);
     w
 }
 
