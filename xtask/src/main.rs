@@ -16,7 +16,7 @@ Tasks:
                                   a component, DIR/<crate_name>.wasm [default: .]
   bench verify                    Time the Wasm verifiers against the same Rust compiled
                                   natively (circle-packing-26, AC1 with 30000 steps)
-  bench ablation [--seeds N] [--scale F] [--problem ID]
+  bench ablation [--seeds N] [--scale F] [--problem ID] [--sigma-spread TAU]
                                   Median best score of entropic/mean x PUCT/none and
                                   random restarts at an equal rollout budget
   bench python [--workers N] [--trivial N] [--numpy N]

@@ -1,6 +1,7 @@
 //! The ablation of `docs/algorithm.md` section "Ablations", with the numeric policy.
 //!
-//! Run with `cargo xtask bench ablation [--seeds N] [--scale F] [--problem ID]`
+//! Run with `cargo xtask bench ablation [--seeds N] [--scale F] [--problem ID]
+//! [--sigma-spread TAU]`
 //! (or `cargo bench -p discover --bench ablation -- ...`). For each problem and
 //! each configuration it runs the same evaluation budget (steps x groups x group
 //! size rollouts, each perturb -> refine -> evaluate in the sandbox) for every
@@ -42,20 +43,27 @@ const PROBLEMS: [(&str, u32, usize, usize, u32); 2] =
 mod flags;
 
 const USAGE: &str = "\
-usage: cargo xtask bench ablation [--seeds N] [--scale F] [--problem ID]
+usage: cargo xtask bench ablation [--seeds N] [--scale F] [--problem ID] [--sigma-spread TAU]
 
-  --seeds N     seeds per configuration (default 5)
-  --scale F     multiply every problem's steps by F (default 1)
-  --problem ID  only this problem (default: all)";
+  --seeds N           seeds per configuration (default 5)
+  --scale F           multiply every problem's steps by F (default 1)
+  --problem ID        only this problem (default: all)
+  --sigma-spread TAU  the numeric policy's per-proposal log-scale spread, as
+                      `discover run --sigma-spread` (default: discover run's, 1;
+                      0 is one sigma for all proposals, the policy before it)";
 
 fn main() {
-    let args = flags::Args::parse(USAGE, &["--seeds", "--scale", "--problem"], &[]);
+    let args = flags::Args::parse(USAGE, &["--seeds", "--scale", "--problem", "--sigma-spread"], &[]);
     let seeds: u64 = args.value("--seeds").unwrap_or(5);
     let scale: f64 = args.value("--scale").unwrap_or(1.0);
     let only: Option<String> = args.value("--problem");
+    let spread: f64 = args.value("--sigma-spread").unwrap_or(discover::policy::numeric::DEFAULT_SPREAD);
+    if !(spread.is_finite() && (0.0..=5.0).contains(&spread)) {
+        flags::refuse(&format!("--sigma-spread must be in [0, 5], got {spread}"), USAGE);
+    }
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let sandbox = Sandbox::new(ComponentCache::user_default()).expect("sandbox");
-    println!("ablation: {seeds} seeds, {workers} workers, numeric policy (sigma 0.2, lr 0.1)");
+    println!("ablation: {seeds} seeds, {workers} workers, numeric policy (sigma 0.2, lr 0.1, sigma spread {spread})");
     for (id, steps, groups, group_size, effort) in PROBLEMS {
         if only.as_deref().is_some_and(|p| p != id) {
             continue;
@@ -85,7 +93,7 @@ fn main() {
                     Box::new(Restarts)
                 } else {
                     // The policy `discover run` builds (upsampling on step functions).
-                    Box::new(Numeric::for_shape(&problem.spec().shape, 0.2, 0.1, None))
+                    Box::new(Numeric::for_shape(&problem.spec().shape, 0.2, 0.1, None).with_spread(spread))
                 };
                 let settings = Settings {
                     steps,

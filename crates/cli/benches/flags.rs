@@ -57,7 +57,9 @@ impl Args {
     }
 }
 
-fn refuse(message: &str, usage: &str) -> ! {
+/// Print `error: message` and the usage, exit 2: for values that parse but
+/// are out of range.
+pub fn refuse(message: &str, usage: &str) -> ! {
     eprintln!("error: {message}");
     if !usage.is_empty() {
         eprintln!("\n{usage}");
