@@ -165,6 +165,7 @@ fn the_states_discover_found_stay_valid_and_beyond_the_stored_best() {
     let found = [
         ("circle-packing-26", "circle_packing_26.json", 2.6359821683753495),
         ("circle-packing-26", "circle_packing_26_8min.json", 2.635982247806978),
+        ("circle-packing-26", "circle_packing_26_spread.json", 2.6359821953771387),
         ("circle-packing-32", "circle_packing_32.json", 2.939572768773096),
     ];
     let sandbox = sandbox();

@@ -150,7 +150,7 @@ fn ablation_switches_and_the_restarts_baseline_run() {
         &["--objective", "mean", "--reuse", "none"][..],
         &["--objective", "entropic-fixed", "--beta", "3", "--reuse", "greedy"],
         &["--policy", "restarts"],
-        &["--sigma-spread", "1"],
+        &["--sigma-spread", "0"],
     ]
     .iter()
     .enumerate()
@@ -165,10 +165,15 @@ fn ablation_switches_and_the_restarts_baseline_run() {
     }
     let config = std::fs::read_to_string(tmp.path().join("r1/config.toml")).unwrap();
     assert!(config.contains("entropic-fixed") && config.contains("beta = 3.0") && config.contains("greedy"), "{config}");
-    // The spread is kept for resume; a run without it writes no such line.
-    let config = std::fs::read_to_string(tmp.path().join("r3/config.toml")).unwrap();
+    // The spread is kept for resume: the numeric policy's default (1) is
+    // written; a run without one (turned off, or another policy) writes no
+    // line, which is also how a config from before the spread reads back.
+    let config = std::fs::read_to_string(tmp.path().join("r0/config.toml")).unwrap();
     assert!(config.contains("sigma_spread = 1.0"), "{config}");
-    assert!(!std::fs::read_to_string(tmp.path().join("r0/config.toml")).unwrap().contains("sigma_spread"));
+    for off in ["r2", "r3"] {
+        let config = std::fs::read_to_string(tmp.path().join(off).join("config.toml")).unwrap();
+        assert!(!config.contains("sigma_spread"), "{off}: {config}");
+    }
 }
 
 #[test]
@@ -223,7 +228,7 @@ fn a_hostile_problem_costs_rollouts_not_the_run() {
     let component = Path::new(discover::problem::builtin::TEST_COMPONENTS_DIR).join("hostile_problem.wasm");
     let summary = json_line(&discover(&[
         "run", component.to_str().unwrap(), "--steps", "2", "--groups", "1", "--group-size", "12",
-        "--sigma", "1", "--seed", "4", "--out", out.to_str().unwrap(), "--json",
+        "--sigma", "1", "--sigma-spread", "0", "--seed", "4", "--out", out.to_str().unwrap(), "--json",
     ]));
     assert_eq!(summary["rollouts"], 24);
     let ev = events(&out);
@@ -236,7 +241,8 @@ fn a_hostile_problem_costs_rollouts_not_the_run() {
         assert!(!e["failure"]["message"].as_str().unwrap().is_empty());
     }
     // Seed 4 draws an infinite loop and a memory bomb (found by trying seeds
-    // 1-12; the run is a function of its seed).
+    // 1-12 with one sigma, hence `--sigma-spread 0`; the run is a function of
+    // its seed and settings).
     assert!(kinds.contains("out-of-fuel") && kinds.contains("out-of-memory"), "{kinds:?}");
     assert!(ev.iter().any(|e| e["type"] == "rollout" && e["failure"].is_null()), "good rollouts still count");
 }

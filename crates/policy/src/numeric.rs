@@ -33,7 +33,8 @@
 //! ```
 //!
 //! so the group's advantages say directly which proposal size worked. Off
-//! (`tau = 0`, the default) unless set with [`Numeric::with_spread`].
+//! (`tau = 0`) unless set with [`Numeric::with_spread`]; `discover run` sets
+//! [`DEFAULT_SPREAD`].
 //!
 //! **Resolution.** For step functions whose length is free (the
 //! autocorrelation and Erdos problems), a proposal may first double the
@@ -65,6 +66,11 @@ const INITIAL_UPSAMPLE: f64 = 1.0 / 16.0;
 /// The default cap on upsampled lengths: past ~4096 steps a refine of the
 /// default effort takes seconds per rollout on 2 cores (FFTs of 16384).
 pub const DEFAULT_UPSAMPLE_TO: usize = 4096;
+/// The spread `discover run` gives proposals' log-scales unless told
+/// otherwise: a proposal is e times larger or smaller than sigma at one
+/// standard deviation. Measured against no spread (8-minute runs, seed 0):
+/// better on Erdos and both autocorrelation bounds, level on circle packing.
+pub const DEFAULT_SPREAD: f64 = 1.0;
 
 /// Doubling the resolution of step-function proposals.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -64,9 +64,9 @@ pub struct RunArgs {
     /// TAU^2)), and sigma learns from the group which size scored best (with
     /// thousands of coordinates and one sigma it barely moves). 1 lets a
     /// proposal be e times larger or smaller than sigma at one standard
-    /// deviation; 0 turns it off [default: 0].
-    #[arg(long, value_name = "TAU", default_value_t = 0.0, allow_negative_numbers = true)]
-    pub(crate) sigma_spread: f64,
+    /// deviation; 0 turns it off (one sigma for all proposals) [default: 1].
+    #[arg(long, value_name = "TAU", allow_negative_numbers = true)]
+    pub(crate) sigma_spread: Option<f64>,
     /// Learning rate: of the numeric policy [default: 0.1], or Adam's on the
     /// LoRA adapters of `--policy local` [default: 4e-5, the paper's].
     #[arg(long, allow_negative_numbers = true)]
@@ -404,7 +404,8 @@ pub struct RunConfig {
     pub policy: PolicyKind,
     pub effort: u32,
     pub sigma: f64,
-    /// `--sigma-spread`; absent: 0 (off).
+    /// `--sigma-spread`; absent: 0 (off: a run started before the spread
+    /// existed resumes as it began).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sigma_spread: f64,
     pub lr: f64,
@@ -485,11 +486,13 @@ impl RunArgs {
         if !(self.sigma.is_finite() && self.sigma > 0.0 && self.sigma <= 1.0) {
             bail!("--sigma must be in (0, 1], got {}", self.sigma);
         }
-        if !(self.sigma_spread.is_finite() && (0.0..=5.0).contains(&self.sigma_spread)) {
-            bail!("--sigma-spread must be in [0, 5], got {}", self.sigma_spread);
-        }
-        if self.sigma_spread > 0.0 && self.policy != PolicyKind::Numeric {
-            bail!("--sigma-spread is a setting of the numeric policy, not of --policy {:?}", self.policy);
+        if let Some(tau) = self.sigma_spread {
+            if !(tau.is_finite() && (0.0..=5.0).contains(&tau)) {
+                bail!("--sigma-spread must be in [0, 5], got {tau}");
+            }
+            if self.policy != PolicyKind::Numeric {
+                bail!("--sigma-spread is a setting of the numeric policy, not of --policy {:?}", self.policy);
+            }
         }
         if let Some(lr) = self.lr {
             if !(lr.is_finite() && lr >= 0.0) {
@@ -538,7 +541,10 @@ impl RunArgs {
             policy: self.policy,
             effort: self.effort,
             sigma: self.sigma,
-            sigma_spread: self.sigma_spread,
+            sigma_spread: match self.policy {
+                PolicyKind::Numeric => self.sigma_spread.unwrap_or(crate::policy::numeric::DEFAULT_SPREAD),
+                _ => 0.0,
+            },
             lr,
             best_known: None,
             llm,
