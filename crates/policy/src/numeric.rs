@@ -314,6 +314,33 @@ mod tests {
         }
     }
 
+    /// One step of a group of `k` proposals from `s`, rewarded by `reward`
+    /// (which sees the policy, for its noise) and trained on the entropic
+    /// advantages. A group whose rewards are all equal has no advantage and
+    /// trains nothing.
+    fn train_step(
+        p: &mut Numeric,
+        step: u32,
+        s: &State,
+        k: usize,
+        seed: u64,
+        mut reward: impl FnMut(&Numeric, RolloutId, &[f64]) -> f64,
+    ) {
+        let actions = p.sample(step, 0, s, k, &mut Rng::derive(seed, &[step as u64])).unwrap();
+        let ids: Vec<RolloutId> = (0..actions.len()).map(|i| RolloutId::new(step, 0, i)).collect();
+        let rewards: Vec<f64> = ids
+            .iter()
+            .zip(&actions)
+            .map(|(id, a)| {
+                let Action::Values { values } = a else { panic!("not a values action") };
+                reward(p, *id, values)
+            })
+            .collect();
+        if let Some(adv) = discover_engine::advantages(discover_engine::Objective::Entropic, &rewards) {
+            p.update(&ids.into_iter().zip(adv.advantages).collect::<Vec<_>>()).unwrap();
+        }
+    }
+
     #[test]
     fn proposals_are_centred_on_the_start_with_the_policy_sigma() {
         let mut p = Numeric::new(1, 0.1, 0.2);
@@ -337,21 +364,12 @@ mod tests {
         for (reward_wide, grows) in [(true, true), (false, false)] {
             let mut p = Numeric::new(3, 0.05, 0.3);
             let s = start(vec![0.5; 30]);
-            for step in 0..20 {
-                let step = step as u32 + 1;
-                let actions = p.sample(step, 0, &s, 16, &mut Rng::derive(1, &[step as u64])).unwrap();
+            for step in 1..=20 {
                 // Reward: the spread of the noise (or its opposite).
-                let ids: Vec<RolloutId> = (0..actions.len()).map(|i| RolloutId::new(step, 0, i)).collect();
-                let rewards: Vec<f64> = ids
-                    .iter()
-                    .map(|id| {
-                        let spread = p.noise[id].z.iter().map(|z| z * z).sum::<f64>();
-                        if reward_wide { spread } else { -spread }
-                    })
-                    .collect();
-                let adv = discover_engine::advantages(discover_engine::Objective::Entropic, &rewards).unwrap();
-                let batch: Vec<(RolloutId, f64)> = ids.into_iter().zip(adv.advantages).collect();
-                p.update(&batch).unwrap();
+                train_step(&mut p, step, &s, 16, 1, |p, id, _| {
+                    let spread = p.noise[&id].z.iter().map(|z| z * z).sum::<f64>();
+                    if reward_wide { spread } else { -spread }
+                });
             }
             let sigma = p.sigmas()[0];
             assert_eq!(sigma > 0.05, grows, "sigma {sigma}");
@@ -366,19 +384,11 @@ mod tests {
         let run = |tau: f64| -> f64 {
             let mut p = Numeric::new(1, 0.2, 0.1).with_spread(tau);
             let s = start(vec![1.0; 2000]);
-            for step in 1..=10u32 {
-                let actions = p.sample(step, 0, &s, 16, &mut Rng::derive(5, &[step as u64])).unwrap();
-                let ids: Vec<RolloutId> = (0..actions.len()).map(|i| RolloutId::new(step, 0, i)).collect();
+            for step in 1..=10 {
                 // Reward: closeness to the start (a smaller proposal is better).
-                let rewards: Vec<f64> = actions
-                    .iter()
-                    .map(|a| {
-                        let Action::Values { values } = a else { panic!() };
-                        -values.iter().map(|v| (v - 1.0).powi(2)).sum::<f64>().sqrt()
-                    })
-                    .collect();
-                let adv = discover_engine::advantages(discover_engine::Objective::Entropic, &rewards).unwrap();
-                p.update(&ids.into_iter().zip(adv.advantages).collect::<Vec<_>>()).unwrap();
+                train_step(&mut p, step, &s, 16, 5, |_, _, values| {
+                    -values.iter().map(|v| (v - 1.0).powi(2)).sum::<f64>().sqrt()
+                });
             }
             p.sigmas()[0]
         };
@@ -416,29 +426,20 @@ mod tests {
         let before = p.upsample_probability().unwrap();
         assert!((before - INITIAL_UPSAMPLE).abs() < 1e-12);
         let mut seen = false;
-        for step in 1..=30u32 {
-            let actions = p.sample(step, 0, &s, 16, &mut Rng::derive(2, &[step as u64])).unwrap();
-            let ids: Vec<RolloutId> = (0..actions.len()).map(|i| RolloutId::new(step, 0, i)).collect();
-            let rewards: Vec<f64> = actions
-                .iter()
-                .map(|a| {
-                    let Action::Values { values } = a else { panic!() };
-                    if values.len() == 20 {
-                        seen = true;
-                        // Each step split in two (up to the tiny noise).
-                        for (i, v) in values.iter().enumerate() {
-                            assert!((v - (i / 2) as f64).abs() < 1e-6, "{values:?}");
-                        }
-                        1.0
-                    } else {
-                        assert_eq!(values.len(), 10);
-                        0.0
+        for step in 1..=30 {
+            train_step(&mut p, step, &s, 16, 2, |_, _, values| {
+                if values.len() == 20 {
+                    seen = true;
+                    // Each step split in two (up to the tiny noise).
+                    for (i, v) in values.iter().enumerate() {
+                        assert!((v - (i / 2) as f64).abs() < 1e-6, "{values:?}");
                     }
-                })
-                .collect();
-            // A group with one reward has no advantage to give.
-            let Some(adv) = discover_engine::advantages(discover_engine::Objective::Entropic, &rewards) else { continue };
-            p.update(&ids.into_iter().zip(adv.advantages).collect::<Vec<_>>()).unwrap();
+                    1.0
+                } else {
+                    assert_eq!(values.len(), 10);
+                    0.0
+                }
+            });
         }
         assert!(seen);
         let after = p.upsample_probability().unwrap();
