@@ -213,3 +213,55 @@ fn third_party_components_load_from_a_path() {
     assert!(err.contains("hostile failed: guest panic: panicked at"), "{err}");
     assert!(err.contains("the hostile problem panics on purpose"), "{err}");
 }
+
+#[test]
+fn refine_improves_a_state_in_rounds_and_keeps_the_best_on_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("refined.json");
+    // A rough 24-step Erdos state (0.5632): refine has plenty to do.
+    let heights: Vec<String> = (0..24).map(|i| format!("{}", 0.5 + 0.2 * (((i * 7) % 5) as f64 - 2.0))).collect();
+    let start = write(tmp.path(), "rough.json", &format!("{{\"values\": [{}]}}", heights.join(", ")));
+    let o = discover(&["refine", "erdos-min-overlap", &start, "--effort", "300", "--rounds", "3", "--out", out.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let (before, after) = (summary["start"].as_f64().unwrap(), summary["score"].as_f64().unwrap());
+    assert!(after < before - 0.1, "refine did not improve the rough state: {before} -> {after}");
+    assert!(summary["rounds"] == 3 && summary["improved"].as_u64().unwrap() >= 1, "{summary}");
+    // What was written is what was reported, by the verifier's own reading.
+    let v = discover(&["verify", "erdos-min-overlap", out.to_str().unwrap(), "--json"]);
+    let verdict: serde_json::Value = serde_json::from_str(stdout(&v).trim()).unwrap();
+    assert_eq!(verdict["valid"], true);
+    assert_eq!(verdict["score"].as_f64().unwrap(), after);
+    // Without --json: a line per round on stderr, the outcome on stdout.
+    let o = discover(&["refine", "erdos-min-overlap", &start, "--effort", "50", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("round 1/1: "), "{}", stderr(&o));
+    assert!(stdout(&o).contains(" in 1 rounds of effort 50 ") && stdout(&o).contains("written to"), "{}", stdout(&o));
+
+    // A published record that refine cannot improve: one round (the next would
+    // repeat it), and the start itself is what gets written.
+    let record = fixture("erdos_haugland_51.json");
+    let kept = tmp.path().join("kept.json");
+    let o = discover(&["refine", "erdos-min-overlap", record.to_str().unwrap(), "--rounds", "5", "--effort", "300", "--out", kept.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert!(summary["rounds"] == 1 && summary["improved"] == 0 && summary["score"] == summary["start"], "{summary}");
+    let v = discover(&["verify", "erdos-min-overlap", kept.to_str().unwrap(), "--json"]);
+    let verdict: serde_json::Value = serde_json::from_str(stdout(&v).trim()).unwrap();
+    assert_eq!(verdict["score"], summary["start"]);
+
+    // Refusals, in one line, and nothing written.
+    let never = tmp.path().join("never.json");
+    let sol = write(tmp.path(), "one.json", "{\"values\": [9.0, 1.0]}");
+    for (args, expected) in [
+        (vec!["refine", "erdos-min-overlap", &start, "--effort", "0", "--out", never.to_str().unwrap()], "--effort and --rounds must be at least 1"),
+        (vec!["refine", hostile_component().to_str().unwrap(), &sol, "--out", never.to_str().unwrap()], "offers no refine"),
+        (vec!["refine", "ahc039", &sol, "--out", never.to_str().unwrap()], "ahc039 is a contest problem"),
+        (vec!["refine", "erdos-min-overlap", "/no/such/file.json", "--out", never.to_str().unwrap()], "cannot read /no/such/file.json"),
+    ] {
+        let o = discover(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(expected) && stderr(&o).lines().count() == 1, "{args:?}: {}", stderr(&o));
+        assert!(!never.exists(), "{args:?} wrote {}", never.display());
+    }
+}

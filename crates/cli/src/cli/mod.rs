@@ -10,6 +10,7 @@ mod output;
 mod pack;
 mod progress;
 mod python;
+mod refine;
 mod run;
 
 use std::io::Read;
@@ -122,6 +123,19 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
     },
+    /// Run a problem's local optimiser on one solution, for longer than a rollout does.
+    #[command(after_help = "Calls the problem's `refine` (the optimiser every rollout ends \
+        with) on the solution, --rounds times in a row, each with --effort iterations, and \
+        writes the best valid state to --out. One call has the sandbox's refine deadline (60 s), \
+        so chain rounds rather than raise the effort past it. Stops early when a round improves \
+        nothing (refine is deterministic: the next round would repeat it). Where a run has \
+        stalled, a long refine of its best state can still go on: on autocorrelation-1, \
+        40 000 iterations from an hour run's best took 1.52015 to 1.51752.\n\n\
+        Examples:\n  \
+        discover refine autocorrelation-1 runs/ac1/best/solution.json --effort 5000 --rounds 8 --out ac1.json\n  \
+        discover refine erdos-min-overlap tests/data/fixtures/erdos_haugland_51.json --out e.json --json\n\n\
+        Exit code: 0 when the result is valid, 1 when no valid state was found, 2 on errors.")]
+    Refine(refine::RefineArgs),
     /// Run test-time discovery on a problem and keep the best state found.
     #[command(after_help = "Each step picks B start states from the buffer (PUCT), samples k \
         rollouts from each with the policy, scores them in the sandbox, and trains the policy \
@@ -333,6 +347,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Verify { problem, solution, json, svg } => verify(&catalog()?, &problem, &solution, json, svg),
         Command::Run(args) => run::run(&catalog()?, cache_dir, args),
+        Command::Refine(args) => refine::refine(&catalog()?, args),
         Command::Setup(args) => python::setup(cache_dir, args),
         Command::Exec(args) => python::exec(&catalog()?, cache_dir, args),
         Command::Resume { dir, json, base_url } => run::resume(&sandbox, cache_dir, cli.unsafe_native, &dir, json, base_url),
@@ -382,18 +397,7 @@ fn verify(
     } else {
         read_solution_file(solution)?
     };
-    let problem = match catalog.resolve(problem, None)? {
-        Resolved::Wasm(Loaded::Construction(problem)) => problem,
-        Resolved::Wasm(Loaded::Contest(p)) => anyhow::bail!(
-            "{0} is a contest problem: its solutions are programs; score one with `discover exec {0} prog.cpp`",
-            p.spec().id
-        ),
-        Resolved::Plugin(p) => anyhow::bail!(
-            "{0} is a plugin problem: its solutions are programs; score one with `discover exec {0} PROGRAM --pack {1}`",
-            p.spec.spec.id,
-            catalog.packs.iter().find(|k| k.name() == p.pack).map_or(String::new(), |k| k.root().display().to_string())
-        ),
-    };
+    let problem = construction(catalog, problem)?;
     let verdict = problem.evaluate(&solution).with_context(|| format!("{} failed", problem.spec().id))?;
     if let Some(path) = svg {
         match problem.render_svg(&solution)? {
@@ -404,4 +408,21 @@ fn verify(
     }
     output::verdict(problem.spec(), &verdict, json);
     Ok(if verdict.valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The construction problem `id` names; contest and plugin problems, whose
+/// solutions are programs, are refused with the command that scores them.
+fn construction(catalog: &pack::Catalog, id: &str) -> Result<crate::problem::Problem> {
+    match catalog.resolve(id, None)? {
+        Resolved::Wasm(Loaded::Construction(problem)) => Ok(problem),
+        Resolved::Wasm(Loaded::Contest(p)) => anyhow::bail!(
+            "{0} is a contest problem: its solutions are programs; score one with `discover exec {0} prog.cpp`",
+            p.spec().id
+        ),
+        Resolved::Plugin(p) => anyhow::bail!(
+            "{0} is a plugin problem: its solutions are programs; score one with `discover exec {0} PROGRAM --pack {1}`",
+            p.spec.spec.id,
+            catalog.packs.iter().find(|k| k.name() == p.pack).map_or(String::new(), |k| k.root().display().to_string())
+        ),
+    }
 }
