@@ -20,6 +20,8 @@ pub const MAX_HEIGHT: f64 = 1000.0;
 /// A sum below this is rejected: the bounds are scale-free, but tiny sums are noise.
 pub const MIN_SUM: f64 = 0.01;
 const MAX_STEPS: u32 = 100_000;
+/// The range of initial lengths (inclusive).
+const INITIAL_STEPS: (u64, u64) = (40, 99);
 
 /// One inequality: its identity and its bound.
 pub trait Inequality {
@@ -164,9 +166,15 @@ impl<I: Inequality> Problem for Autocorrelation<I> {
             })
     }
 
+    /// Uniform heights on a coarse grid of 40 to 99 steps. Coarse to fine:
+    /// refine from a random 50-step start and doubling reaches better bounds
+    /// than refine from a random 600-step one, on both inequalities, because
+    /// a coarse search sees the whole landscape (docs/problems.md); the
+    /// policy's upsampling proposals then add resolution.
     fn initial(seed: u64) -> Solution {
         let mut rng = Rng::new(seed);
-        Solution::new((0..600).map(|_| rng.uniform(0.0, 1.0)).collect())
+        let n = rng.range(INITIAL_STEPS.0, INITIAL_STEPS.1) as usize;
+        Solution::new((0..n).map(|_| rng.uniform(0.0, 1.0)).collect())
     }
 
     fn evaluate(solution: &Solution) -> Result<Verdict, String> {
@@ -447,6 +455,19 @@ mod tests {
         assert!(eval(polished.clone()).valid);
         let (s0, s1) = (adam.iter().sum::<f64>(), polished.iter().sum::<f64>());
         assert!((s0 - s1).abs() < 1e-10 * s0, "{s0} vs {s1}");
+    }
+
+    #[test]
+    fn initial_states_are_coarse_valid_and_differ_in_length() {
+        let lengths: std::collections::BTreeSet<usize> = (0..20)
+            .map(|seed| {
+                let s = Ac1Problem::initial(seed);
+                assert!(eval(s.values.clone()).valid && eval2(s.values.clone()).valid, "seed {seed}");
+                s.values.len()
+            })
+            .collect();
+        assert!(lengths.iter().all(|n| (40..=99).contains(n)), "{lengths:?}");
+        assert!(lengths.len() > 5, "{lengths:?}");
     }
 
     #[test]
