@@ -61,8 +61,11 @@ const MAX_SHIFT: f64 = 0.5;
 /// Bounds on the upsampling logit: p stays within [0.25 %, 99.75 %], so the
 /// policy can always change its mind.
 const MAX_LOGIT: f64 = 6.0;
-/// The starting upsampling probability: one proposal in sixteen.
-const INITIAL_UPSAMPLE: f64 = 1.0 / 16.0;
+/// The starting upsampling probability: one proposal in four. From coarse
+/// starts (40 to 99 steps) the resolution must climb; in 4-minute AC1 runs
+/// (seed 0) 1/4 reached 1.51128, 1/8 1.51357, 1/16 1.51782 (AC2: 0.91370,
+/// 0.91500, 0.91809: there finer states make steps slower). BENCHMARKS.md.
+const INITIAL_UPSAMPLE: f64 = 0.25;
 /// The default cap on upsampled lengths: past ~4096 steps a refine of the
 /// default effort takes seconds per rollout on 2 cores (FFTs of 16384).
 pub const DEFAULT_UPSAMPLE_TO: usize = 4096;
