@@ -52,18 +52,22 @@ pub fn refine(catalog: &Catalog, args: RefineArgs) -> Result<ExitCode> {
     let direction = problem.spec().direction;
     let start_score = valid_score(&problem, &start)?;
     let mut best: Option<(Solution, f64)> = start_score.map(|score| (start.clone(), score));
-    let mut current = start;
+    // A valid start goes to --out too (when no round improves on it), once.
+    let mut unsaved = best.is_some();
     let (clock, mut rounds, mut improved) = (Instant::now(), 0, 0);
     while rounds < args.rounds {
-        let next = match problem.refine(&current, args.effort) {
+        // Each round starts from the best state so far: after a round that
+        // improved, that is the round's result.
+        let current = best.as_ref().map_or(&start, |(s, _)| s);
+        let next = match problem.refine(current, args.effort) {
             Ok(Some(next)) => next,
             Ok(None) => bail!("{id} offers no refine (its component does not implement one)"),
             Err(e @ SandboxError::Deadline { .. }) => {
-                save(&args, best.as_ref())?;
+                save(&args, best.as_ref(), &mut unsaved)?;
                 bail!("{id}: round {} ran out of time ({e}); use a smaller --effort and more --rounds", rounds + 1)
             }
             Err(e) => {
-                save(&args, best.as_ref())?;
+                save(&args, best.as_ref(), &mut unsaved)?;
                 return Err(e).with_context(|| format!("{id}: refine failed in round {}", rounds + 1));
             }
         };
@@ -75,9 +79,10 @@ pub fn refine(catalog: &Catalog, args: RefineArgs) -> Result<ExitCode> {
             (None, _) => false,
         };
         if better {
-            best = Some((next.clone(), score.expect("better implies valid")));
+            best = Some((next, score.expect("better implies valid")));
             improved += 1;
-            save(&args, best.as_ref())?;
+            unsaved = true;
+            save(&args, best.as_ref(), &mut unsaved)?;
         }
         if !args.json {
             let shown = score.map_or("invalid".to_string(), |s| s.to_string());
@@ -89,9 +94,8 @@ pub fn refine(catalog: &Catalog, args: RefineArgs) -> Result<ExitCode> {
         if !better {
             break;
         }
-        current = next;
     }
-    save(&args, best.as_ref())?;
+    save(&args, best.as_ref(), &mut unsaved)?;
     let seconds = clock.elapsed().as_secs_f64();
     let score = best.as_ref().map(|(_, s)| *s);
     if args.json {
@@ -121,11 +125,13 @@ fn valid_score(problem: &Problem, s: &Solution) -> Result<Option<f64>> {
     Ok(if verdict.valid { verdict.score } else { None })
 }
 
-/// Write the best state so far to `--out` (atomically); nothing when there is none.
-fn save(args: &RefineArgs, best: Option<&(Solution, f64)>) -> Result<()> {
-    match best {
-        Some((solution, _)) => write_atomic(&args.out, solution_json(solution).as_bytes())
-            .with_context(|| format!("cannot write {}", args.out.display())),
-        None => Ok(()),
+/// Write the best state so far to `--out` (atomically) if it is not there
+/// yet; nothing when there is none.
+fn save(args: &RefineArgs, best: Option<&(Solution, f64)>, unsaved: &mut bool) -> Result<()> {
+    if let (Some((solution, _)), true) = (best, *unsaved) {
+        write_atomic(&args.out, solution_json(solution).as_bytes())
+            .with_context(|| format!("cannot write {}", args.out.display()))?;
+        *unsaved = false;
     }
+    Ok(())
 }
