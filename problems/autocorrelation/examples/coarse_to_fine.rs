@@ -27,13 +27,6 @@ fn random(n: usize, seed: u64) -> Vec<f64> {
     (0..n).map(|_| rng.uniform(0.0, 1.0)).collect()
 }
 
-fn better<I: Inequality>(x: f64, y: f64) -> bool {
-    match I::DIRECTION {
-        Direction::Minimize => x < y,
-        Direction::Maximize => x > y,
-    }
-}
-
 fn report<I: Inequality>(seeds: u64, effort: u32) {
     println!("{} (best known {}), {seeds} random starts per length, refine {effort} x 2", I::ID, I::BEST_KNOWN.0);
     println!("{:>7} {:>12} {:>12} {:>9}", "length", "best", "median", "seconds");
@@ -46,7 +39,11 @@ fn report<I: Inequality>(seeds: u64, effort: u32) {
                 (I::bound(&a), a)
             })
             .collect();
-        found.sort_by(|x, y| if better::<I>(x.0, y.0) { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater });
+        // Best first.
+        found.sort_by(|x, y| match I::DIRECTION {
+            Direction::Minimize => x.0.total_cmp(&y.0),
+            Direction::Maximize => y.0.total_cmp(&x.0),
+        });
         println!("{n:>7} {:>12.7} {:>12.7} {:>9.1}", found[0].0, found[found.len() / 2].0, clock.elapsed().as_secs_f64());
         if n == 50 {
             coarse_best = Some(found.swap_remove(0));
