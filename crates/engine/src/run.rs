@@ -9,9 +9,11 @@
 //! policy.update(batch of (a, A)); checkpoint (the policy's files every K steps)
 //! ```
 //! Rollouts of a step run concurrently on `workers` threads; their results are
-//! applied in a fixed order, so a run depends only on its seed, never on timing.
+//! applied in a fixed order, so a run depends only on its seed, never on timing
+//! (except where a time limit ends it: the step during which the limit passes
+//! starts no further rollouts, so how many of its rollouts ran depends on the clock).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -35,7 +37,9 @@ pub struct Settings {
     pub seed: u64,
     /// Threads executing rollouts.
     pub workers: usize,
-    /// Stop after the step during which this much run time has passed.
+    /// Stop once this much run time has passed: the step during which it
+    /// passes starts no further rollouts (beyond each worker's first) and ends
+    /// with those that ran, so a run overruns by about one rollout, not one step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_limit_seconds: Option<f64>,
     /// Stop after the step that ends this much run time after the last new
@@ -83,7 +87,12 @@ impl Settings {
 pub struct StepReport {
     pub step: u32,
     pub groups: usize,
+    /// Rollouts that ran.
     pub rollouts: usize,
+    /// Rollouts the policy proposed that did not run: the time limit passed
+    /// before they started (only in a time-limited run's last step).
+    #[serde(default)]
+    pub skipped: usize,
     pub failures: usize,
     pub inserted: usize,
     pub dropped_groups: usize,
@@ -298,21 +307,28 @@ impl<'a> Run<'a> {
             jobs.extend(actions.into_iter().enumerate().map(|(i, action)| Job { group: g, index: i, action }));
         }
 
-        // Rollouts, concurrently.
-        let outcomes = match self.executor {
+        // Rollouts, concurrently. Past the time limit no further rollout starts
+        // here (an executor's batches are already submitted: they all run).
+        let deadline = self
+            .settings
+            .time_limit_seconds
+            .map(|limit| clock + Duration::from_secs_f64((limit - self.elapsed_seconds).clamp(0.0, 1e9)));
+        let outcomes: Vec<Option<(Result<Evaluated, Failure>, f64)>> = match self.executor {
             Some(executor) => {
                 let rollouts: Vec<(&State, &Action)> = jobs.iter().map(|j| (&starts[j.group], &j.action)).collect();
-                executor.execute(self.env, step, &rollouts)
+                executor.execute(self.env, step, &rollouts).into_iter().map(Some).collect()
             }
-            None => execute_all(self.env, &starts, &jobs, self.settings.workers),
+            None => execute_all(self.env, &starts, &jobs, self.settings.workers, deadline),
         };
+        let skipped = outcomes.iter().filter(|o| o.is_none()).count();
 
         // Apply the results in rollout order.
         let mut rewards: Vec<Vec<f64>> = vec![Vec::with_capacity(k); starts.len()];
         let mut events = Vec::with_capacity(jobs.len() + 1);
         let (mut failures, mut inserted) = (0, 0);
         let mut tokens: Option<Tokens> = None;
-        for (job, (outcome, seconds)) in jobs.iter().zip(outcomes) {
+        for (job, outcome) in jobs.iter().zip(outcomes) {
+            let Some((outcome, seconds)) = outcome else { continue };
             let start = starts[job.group].id;
             self.buffer.record_rollout(start);
             let scored = outcome.and_then(|e| reward(self.direction, e.score).map(|r| (e, r)));
@@ -403,21 +419,24 @@ impl<'a> Run<'a> {
             }
         }
         let best = self.buffer.best();
+        let ran = jobs.len() - skipped;
         let report = StepReport {
             step,
             groups: starts.len(),
-            rollouts: jobs.len(),
+            rollouts: ran,
+            skipped,
             failures,
             inserted,
             dropped_groups: dropped,
             mean_reward: all.iter().sum::<f64>() / all.len().max(1) as f64,
-            max_reward: all.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            // 0 where nothing ran, not -inf (which JSON cannot hold).
+            max_reward: all.iter().copied().reduce(f64::max).unwrap_or(0.0),
             best_score: best.score,
             best_value: best.value,
             new_best: best.id != best_before,
             beta_mean: (!betas.is_empty()).then(|| betas.iter().sum::<f64>() / betas.len() as f64),
             seconds,
-            rollouts_per_second: jobs.len() as f64 / seconds.max(1e-9),
+            rollouts_per_second: ran as f64 / seconds.max(1e-9),
             elapsed_seconds: self.elapsed_seconds,
             seconds_since_best: self.elapsed_seconds - self.best_at_seconds,
             buffer: self.buffer.stats(),
@@ -454,17 +473,119 @@ struct Job {
 }
 
 /// Execute every job from its group's start on up to `workers` threads; results
-/// in job order, each with its wall time in seconds.
+/// in job order, each with its wall time in seconds. A job that would start
+/// after `deadline` does not run (`None`), except the first `workers` jobs, so
+/// a step always runs some rollouts.
 fn execute_all(
     env: &dyn Environment,
     starts: &[State],
     jobs: &[Job],
     workers: usize,
-) -> Vec<(Result<Evaluated, Failure>, f64)> {
-    super::parallel::map_ordered(jobs, workers, |_, job| {
+    deadline: Option<Instant>,
+) -> Vec<Option<(Result<Evaluated, Failure>, f64)>> {
+    super::parallel::map_ordered(jobs, workers, |i, job| {
+        if i >= workers.max(1) && deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
         let _span = tracing::debug_span!("rollout", group = job.group, index = job.index).entered();
         let t = Instant::now();
         let outcome = env.execute(&starts[job.group], &job.action);
-        (outcome, t.elapsed().as_secs_f64())
+        Some((outcome, t.elapsed().as_secs_f64()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use discover_contract::Solution;
+    use serde_json::Value;
+
+    /// Every rollout sleeps `millis` and scores its restart seed.
+    struct Slow {
+        millis: u64,
+    }
+
+    impl Environment for Slow {
+        fn initial(&self, seed: u64) -> Result<Evaluated, Failure> {
+            Ok(Evaluated::new(Solution::new(vec![seed as f64]), (seed % 1000) as f64))
+        }
+
+        fn execute(&self, _start: &State, action: &Action) -> Result<Evaluated, Failure> {
+            std::thread::sleep(Duration::from_millis(self.millis));
+            let Action::Restart { seed } = action else { panic!("this test's policy restarts") };
+            self.initial(*seed)
+        }
+    }
+
+    struct Restarts;
+
+    impl Policy for Restarts {
+        fn name(&self) -> &'static str {
+            "restarts"
+        }
+        fn sample(&mut self, _step: u32, _group: usize, _start: &State, k: usize, rng: &mut Rng) -> Result<Vec<Action>> {
+            Ok((0..k).map(|_| Action::Restart { seed: rng.next_u64() }).collect())
+        }
+        fn update(&mut self, _batch: &[(RolloutId, f64)]) -> Result<Value> {
+            Ok(Value::Null)
+        }
+        fn checkpoint(&self) -> Value {
+            Value::Null
+        }
+        fn restore(&mut self, _saved: &Value) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn settings(time_limit_seconds: Option<f64>) -> Settings {
+        Settings {
+            steps: 10,
+            groups: 2,
+            group_size: 8,
+            objective: Objective::Entropic,
+            reuse: Reuse::Puct,
+            seed: 3,
+            workers: 2,
+            time_limit_seconds,
+            stall_limit_seconds: None,
+            checkpoint_every: 5,
+        }
+    }
+
+    #[test]
+    fn a_time_limit_ends_the_step_it_passes_in_without_running_the_rest() {
+        // 16 rollouts of 100 ms on 2 workers: 0.8 s a step. A limit of 0.25 s
+        // passes during the first step, which must end after about 3 rollouts
+        // per worker, not 8.
+        let env = Slow { millis: 100 };
+        let mut policy = Restarts;
+        let mut run = Run::start(settings(Some(0.25)), Direction::Maximize, &env, &mut policy, None).unwrap();
+        let report = run.step().unwrap();
+        assert!(run.finished(), "the limit passed during the step");
+        assert!(report.skipped > 0 && report.rollouts >= 2, "{report:?}");
+        assert_eq!(report.rollouts + report.skipped, 16);
+        assert!(report.seconds < 0.6, "the step ran {} s: it did not stop at the limit", report.seconds);
+        assert!(report.max_reward.is_finite() && report.mean_reward.is_finite());
+
+        // Without a limit the same step runs all 16 and skips none.
+        let mut policy = Restarts;
+        let mut run = Run::start(settings(None), Direction::Maximize, &env, &mut policy, None).unwrap();
+        let report = run.step().unwrap();
+        assert_eq!((report.rollouts, report.skipped), (16, 0));
+        assert!(!run.finished());
+    }
+
+    #[test]
+    fn a_step_past_its_limit_still_runs_each_workers_first_rollout() {
+        // A limit already spent (a caller stepping a finished run): each worker
+        // still runs one rollout, so the step reports something real.
+        let env = Slow { millis: 1 };
+        let mut policy = Restarts;
+        let mut run = Run::start(settings(Some(1e-9)), Direction::Maximize, &env, &mut policy, None).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        let report = run.step().unwrap();
+        assert_eq!((report.rollouts, report.skipped), (2, 14));
+        // Both were group 0's (jobs go out in order); group 1 had none to compare.
+        assert!(report.dropped_groups >= 1, "{report:?}");
+    }
 }

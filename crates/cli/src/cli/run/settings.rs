@@ -74,7 +74,9 @@ pub struct RunArgs {
     /// Threads running rollouts [default: the number of cores].
     #[arg(long)]
     pub(crate) workers: Option<usize>,
-    /// Stop after the step during which this many seconds of run time passed.
+    /// Stop once this many seconds of run time passed: the step it passes in
+    /// starts no further rollouts and ends with those that ran (so a run
+    /// overruns by about one rollout; with --executor slurm, by the step).
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub(crate) time_limit: Option<f64>,
     /// Stop once this many seconds of run time passed without a new best state.
