@@ -149,6 +149,21 @@ impl Linearized for PeakOverNorm {
     }
 }
 
+/// Up to this many steps a unit of refine effort is one iteration.
+const WORK_LENGTH: usize = 1024;
+
+/// Refine iterations for `effort` units of work on `n` steps: `effort` up to
+/// [`WORK_LENGTH`] steps, `effort * WORK_LENGTH / n` above (at least
+/// `effort / 16`), so a rollout costs about the same at any length. Why: a
+/// run's states double in length, and at 1000 iterations per rollout a step of
+/// AC2 at 3072 steps took 330 s, so the hour held 21 steps; with constant work
+/// the same hour went further (BENCHMARKS.md, issue 19, "constant work per
+/// rollout").
+pub fn iterations(effort: u32, n: usize) -> usize {
+    let effort = effort as usize;
+    (effort * WORK_LENGTH / n.max(WORK_LENGTH)).max(effort / 16).max(effort.min(4))
+}
+
 /// The problem for inequality `I`.
 pub struct Autocorrelation<I>(PhantomData<I>);
 
@@ -189,9 +204,10 @@ impl<I: Inequality> Problem for Autocorrelation<I> {
         Some(Solution::new(clamp_step_heights(&solution.values, MAX_HEIGHT, MIN_SUM)))
     }
 
-    /// Projected Adam on [`Inequality::surrogate`], annealed; `effort` iterations
-    /// of O(n log n) each (FFT convolutions). Returns the best point seen, so
-    /// never a worse solution (up to the FFT's ~1e-15 relative rounding).
+    /// Projected Adam on [`Inequality::surrogate`], annealed, for
+    /// [`iterations`]`(effort, n)` iterations of O(n log n) each (FFT
+    /// convolutions). Returns the best point seen, so never a worse solution
+    /// (up to the FFT's ~1e-15 relative rounding).
     ///
     /// No polishing here, unlike Erdos: in 8-minute runs Adam plus
     /// [`polish_minimax`] did worse per step than Adam alone on AC1 (at sigma
@@ -204,7 +220,7 @@ impl<I: Inequality> Problem for Autocorrelation<I> {
         let (mut fft, mut tracking) = (Fft::new(2 * a.len() - 1), Fft::new(2 * a.len() - 1));
         let best = anneal(
             &a,
-            effort as usize,
+            iterations(effort, a.len()),
             &schedule,
             |a, t, grad| I::surrogate(a, t, &mut fft, grad),
             |a| a.iter_mut().for_each(|v| *v = v.clamp(0.0, MAX_HEIGHT)),
@@ -455,6 +471,18 @@ mod tests {
         assert!(eval(polished.clone()).valid);
         let (s0, s1) = (adam.iter().sum::<f64>(), polished.iter().sum::<f64>());
         assert!((s0 - s1).abs() < 1e-10 * s0, "{s0} vs {s1}");
+    }
+
+    #[test]
+    fn refine_work_is_constant_above_the_work_length() {
+        assert_eq!(iterations(1000, 80), 1000);
+        assert_eq!(iterations(1000, 1024), 1000);
+        assert_eq!(iterations(1000, 2048), 500);
+        assert_eq!(iterations(1000, 3072), 333);
+        // The floor: a 50 000-step state still gets effort / 16.
+        assert_eq!(iterations(1000, 50_000), 62);
+        assert_eq!(iterations(1, 50_000), 1);
+        assert_eq!(iterations(0, 600), 0);
     }
 
     #[test]

@@ -125,8 +125,9 @@ enum Command {
     },
     /// Run a problem's local optimiser on one solution, for longer than a rollout does.
     #[command(after_help = "Calls the problem's `refine` (the optimiser every rollout ends \
-        with) on the solution, --rounds times in a row, each with --effort iterations, and \
-        writes the best valid state to --out. One call has the sandbox's refine deadline (60 s), \
+        with) on the solution, --rounds times in a row, each with --effort units of work \
+        (optimiser iterations; the autocorrelation bounds do proportionally fewer above 1024 \
+        steps), and writes the best valid state to --out. One call has the sandbox's refine deadline (60 s), \
         so chain rounds rather than raise the effort past it. Stops early when a round improves \
         nothing (refine is deterministic: the next round would repeat it). Where a run has \
         stalled, a long refine of its best state can still go on: on autocorrelation-1, \

@@ -27,7 +27,8 @@ pub struct RefineArgs {
     pub(crate) problem: String,
     /// The solution to start from (a solution file or a record fixture).
     pub(crate) solution: PathBuf,
-    /// Optimiser iterations per round (what `discover run --effort` gives a rollout).
+    /// Work per round: optimiser iterations (what `discover run --effort` gives a
+    /// rollout; the autocorrelation bounds do proportionally fewer above 1024 steps).
     #[arg(long, default_value_t = 4000)]
     pub(crate) effort: u32,
     /// Rounds, each refining the previous round's result.
