@@ -401,3 +401,29 @@ fn a_stall_limit_stops_a_run_that_stopped_improving_and_survives_resume() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--stall-limit must be a positive number of seconds"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn deepening_doubles_refine_effort_per_stalled_steps_and_is_a_numeric_setting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let record = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/discovered/circle_packing_26.json");
+    let dir = tmp.path().join("run");
+    // Nothing a short run finds beats the record (found at step 0), so with
+    // one step per doubling the effort doubles every step up to 8 times.
+    let args = small_run(&dir, 5, &["--init", record.to_str().unwrap(), "--deepen", "1", "--json"]);
+    let out = discover(&strs(&args));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let steps: Vec<Value> = events(&dir).into_iter().filter(|e| e["type"] == "step").collect();
+    let deepest: Vec<u64> = steps.iter().map(|e| e["policy"]["deepest"].as_u64().unwrap_or_else(|| panic!("{e}"))).collect();
+    assert!(steps.iter().all(|e| e["new_best"] == false), "a step beat the record: {deepest:?}");
+    assert_eq!(deepest, vec![1, 2, 4, 8, 8]);
+    assert!(std::fs::read_to_string(dir.join("config.toml")).unwrap().contains("deepen = 1"));
+    // Off by default: no field in the policy's report.
+    let plain = tmp.path().join("plain");
+    let out = discover(&strs(&small_run(&plain, 1, &[])));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let step = events(&plain).into_iter().find(|e| e["type"] == "step").unwrap();
+    assert!(step["policy"].get("deepest").is_none(), "{step}");
+    let out = discover(&["run", "circle-packing-26", "--policy", "restarts", "--deepen", "4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--deepen is a setting of the numeric policy"), "{}", text(&out.stderr));
+}

@@ -40,7 +40,14 @@ pub use rundir::{Checkpoint, RunDir};
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Action {
     /// A proposed solution vector (repaired, refined and scored by the problem).
-    Values { values: Vec<f64> },
+    Values {
+        values: Vec<f64>,
+        /// Refine it with this multiple of the run's effort (1: the run's).
+        /// The numeric policy deepens the refines of starts whose children
+        /// stopped beating them.
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        effort_scale: u32,
+    },
     /// Ignore the start state: begin from the problem's initial state for `seed`
     /// (the random-restarts baseline).
     Restart { seed: u64 },
@@ -49,7 +56,20 @@ pub enum Action {
     Program(Box<Program>),
 }
 
+fn one() -> u32 {
+    1
+}
+
+fn is_one(x: &u32) -> bool {
+    *x == 1
+}
+
 impl Action {
+    /// A proposed vector refined with the run's effort.
+    pub fn values(values: Vec<f64>) -> Action {
+        Action::Values { values, effort_scale: 1 }
+    }
+
     /// Prompt and completion tokens, for actions that cost tokens.
     pub fn tokens(&self) -> Option<Tokens> {
         match self {

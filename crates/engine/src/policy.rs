@@ -47,6 +47,11 @@ pub trait Policy: Send {
         starts.iter().zip(rngs.iter_mut()).enumerate().map(|(g, (s, rng))| self.sample(step, g, s, k, rng)).collect()
     }
 
+    /// Told before each step's sampling: the run's best state so far (its
+    /// `step` says when it was found, so how long the run has stalled). The
+    /// numeric policy deepens its refines as a run stalls; others ignore it.
+    fn observe_best(&mut self, _best: &State) {}
+
     /// Figures about sampling since the last call (requests, retries), for the
     /// step's event line.
     fn sample_stats(&mut self) -> Value {

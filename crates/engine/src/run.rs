@@ -298,6 +298,7 @@ impl<'a> Run<'a> {
             .map(|id| self.buffer.get(id).expect("selected states are live").clone())
             .collect();
         let mut rngs: Vec<Rng> = (0..starts.len()).map(|g| Rng::derive(self.settings.seed, &[step as u64, g as u64])).collect();
+        self.policy.observe_best(self.buffer.best());
         let groups = self.policy.sample_groups(step, &starts, k, &mut rngs)?;
         if groups.len() != starts.len() || groups.iter().any(|g| g.len() != k) {
             bail!("policy {} returned the wrong number of actions", self.policy.name());

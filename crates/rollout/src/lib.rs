@@ -30,7 +30,8 @@ use discover_problem::{Evaluator, ProblemError};
 
 pub struct ProblemEnv {
     problem: Arc<dyn Evaluator>,
-    /// `refine` effort per rollout; 0 skips refining.
+    /// `refine` effort per rollout (times the action's `effort_scale`); 0
+    /// skips refining.
     effort: u32,
     /// Cleared the first time the problem answers `none` (then not asked again).
     offers_repair: AtomicBool,
@@ -151,15 +152,16 @@ impl Environment for ProblemEnv {
     }
 
     fn execute(&self, start: &State, action: &Action) -> Result<Evaluated, Failure> {
-        let proposal = match action {
-            Action::Values { values } => {
-                Solution { values: values.clone(), text: start.solution.text.clone() }
+        let (proposal, effort_scale) = match action {
+            Action::Values { values, effort_scale } => {
+                (Solution { values: values.clone(), text: start.solution.text.clone() }, *effort_scale)
             }
-            Action::Restart { seed } => self.problem.initial(*seed).map_err(problem_failure)?,
+            Action::Restart { seed } => (self.problem.initial(*seed).map_err(problem_failure)?, 1),
             Action::Program(program) => return self.run_program(start, program),
         };
+        let effort = self.effort.saturating_mul(effort_scale.max(1));
         let repaired = self.optional(&self.offers_repair, proposal, |s| self.problem.repair(s))?;
-        let refined = self.optional(&self.offers_refine, repaired, |s| self.problem.refine(s, self.effort))?;
+        let refined = self.optional(&self.offers_refine, repaired, |s| self.problem.refine(s, effort))?;
         self.score(refined)
     }
 }
@@ -170,5 +172,79 @@ pub fn python_paths(cache_dir: Option<&std::path::Path>) -> anyhow::Result<disco
     match cache_dir {
         Some(dir) => Ok(discover_candidate::python::RuntimePaths::new(dir)),
         None => discover_candidate::python::RuntimePaths::user_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use discover_contract::{Direction, Spec, Verdict};
+
+    use super::*;
+
+    /// A problem that records the effort of each refine: what is under test
+    /// is the environment's arithmetic (the Wasm problems' own refines are
+    /// tested with the problems, and a deepened run end to end in tests/run.rs).
+    struct Recording {
+        spec: Spec,
+        efforts: Mutex<Vec<u32>>,
+    }
+
+    impl Evaluator for Recording {
+        fn spec(&self) -> &Spec {
+            &self.spec
+        }
+        fn initial(&self, _seed: u64) -> Result<Solution, ProblemError> {
+            Ok(Solution::new(vec![1.0]))
+        }
+        fn evaluate(&self, solution: &Solution) -> Result<Verdict, ProblemError> {
+            Ok(Verdict::valid(solution.values[0]))
+        }
+        fn refine(&self, solution: &Solution, effort: u32) -> Result<Option<Solution>, ProblemError> {
+            self.efforts.lock().unwrap().push(effort);
+            Ok(Some(solution.clone()))
+        }
+    }
+
+    fn start() -> State {
+        State {
+            id: 0,
+            parent: None,
+            step: 0,
+            solution: Solution::new(vec![1.0]),
+            score: 1.0,
+            value: 1.0,
+            provenance: Default::default(),
+            initial: true,
+            visits: 0,
+            best_child: None,
+        }
+    }
+
+    #[test]
+    fn a_proposal_is_refined_with_its_multiple_of_the_run_effort() {
+        let problem = Arc::new(Recording { spec: Spec::new("t", "t", Direction::Maximize), efforts: Mutex::new(Vec::new()) });
+        let env = ProblemEnv::new(problem.clone(), 300);
+        let actions = [
+            Action::values(vec![2.0]),
+            Action::Values { values: vec![2.0], effort_scale: 4 },
+            Action::Values { values: vec![2.0], effort_scale: 0 },
+            Action::Restart { seed: 1 },
+            Action::Values { values: vec![2.0], effort_scale: u32::MAX },
+        ];
+        for action in &actions {
+            assert!(env.execute(&start(), action).is_ok());
+        }
+        assert_eq!(*problem.efforts.lock().unwrap(), vec![300, 1200, 300, 300, u32::MAX]);
+        // Effort 0 turns refine off, whatever the multiple.
+        let off = ProblemEnv::new(problem.clone(), 0);
+        off.execute(&start(), &actions[1]).unwrap();
+        assert_eq!(problem.efforts.lock().unwrap().len(), 5);
+        // A scale of 1 is not written, so actions read as they did before it existed.
+        let json = serde_json::to_value(&actions[0]).unwrap();
+        assert_eq!(json, serde_json::json!({"kind": "values", "values": [2.0]}));
+        let back: Action = serde_json::from_value(json).unwrap();
+        assert_eq!(back, actions[0]);
     }
 }

@@ -40,9 +40,11 @@ impl RunConfig {
             }
         };
         Ok(match self.policy {
-            PolicyKind::Numeric => {
-                Box::new(Numeric::for_shape(&spec.shape, self.sigma, self.lr, self.upsample_to).with_spread(self.sigma_spread))
-            }
+            PolicyKind::Numeric => Box::new(
+                Numeric::for_shape(&spec.shape, self.sigma, self.lr, self.upsample_to)
+                    .with_spread(self.sigma_spread)
+                    .with_deepening(self.deepen),
+            ),
             PolicyKind::Restarts => Box::new(Restarts),
             PolicyKind::Openai => {
                 let llm = llm()?;

@@ -128,6 +128,12 @@ pub struct RunArgs {
     /// the problem's limit if lower].
     #[arg(long, value_name = "N")]
     pub(crate) upsample_to: Option<usize>,
+    /// Numeric policy: after N steps without a new best, refine proposals
+    /// with twice the --effort, four times after 2N, up to 8 times, until a
+    /// new best is found (a stalled run then spends its time on longer
+    /// refines instead of more short ones); 0 turns it off [default: 0].
+    #[arg(long, value_name = "N")]
+    pub(crate) deepen: Option<u32>,
     /// Print the summary as JSON (and no progress line).
     #[arg(long)]
     pub(crate) json: bool,
@@ -437,6 +443,9 @@ pub struct RunConfig {
     /// `--upsample-to`; absent: the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upsample_to: Option<usize>,
+    /// `--deepen`; absent or 0: off.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub deepen: u32,
 }
 
 impl RunArgs {
@@ -497,6 +506,9 @@ impl RunArgs {
             if self.policy != PolicyKind::Numeric {
                 bail!("--sigma-spread is a setting of the numeric policy, not of --policy {:?}", self.policy);
             }
+        }
+        if self.deepen.is_some_and(|n| n > 0) && self.policy != PolicyKind::Numeric {
+            bail!("--deepen is a setting of the numeric policy, not of --policy {:?}", self.policy);
         }
         if let Some(lr) = self.lr {
             if !(lr.is_finite() && lr >= 0.0) {
@@ -559,10 +571,15 @@ impl RunArgs {
             executor: self.executor_config()?,
             packs: Vec::new(),
             upsample_to: self.upsample_to,
+            deepen: self.deepen.unwrap_or(0),
         })
     }
 }
 
 fn is_zero(x: &f64) -> bool {
     *x == 0.0
+}
+
+fn is_zero_u32(x: &u32) -> bool {
+    *x == 0
 }
