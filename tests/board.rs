@@ -86,6 +86,19 @@ fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
 }
 
+fn no_redirects() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// Sign in with the page's form; the session cookie (`name=value`).
+fn sign_in(url: &str, token: &str) -> String {
+    let r = no_redirects().post(format!("{url}/login")).form(&[("token", token)]).send().unwrap();
+    assert_eq!(r.status(), 303, "sign-in failed");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    cookie.split(';').next().unwrap().to_string()
+}
+
 /// POST a submission; (status, answer, Retry-After).
 fn post(url: &str, problem: &str, token: Option<&str>, body: &str, key: Option<&str>) -> (u16, Value, Option<u64>) {
     let mut req = client()
@@ -304,8 +317,22 @@ fn scoring_and_ranking(db: &str) {
     assert!(csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"), "{csp}");
     let html = page.text().unwrap();
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script>alert"), "{html}");
-    let html = client().get(format!("{url}/submissions/{bob_program}")).header("cookie", format!("board_token={bob}")).send().unwrap().text().unwrap();
+    let session = sign_in(url, &bob);
+    let page = client().get(format!("{url}/submissions/{bob_program}")).header("cookie", &session).send().unwrap();
+    assert_eq!(page.headers()["cache-control"], "no-store, private");
+    assert!(page.headers()["vary"].to_str().unwrap().contains("Cookie"));
+    let html = page.text().unwrap();
     assert!(html.contains("&lt;/pre&gt;&lt;img src=x onerror=alert(1)&gt;") && !html.contains("<img src=x"), "{html}");
+    // The cookie is a session, not the token: a cross-site form is refused,
+    // and signing out ends the session.
+    assert!(!session.contains(&bob), "the cookie holds the API token: {session}");
+    let forged = client().post(format!("{url}/login")).header("origin", "https://evil.example").form(&[("token", bob.as_str())]).send().unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(forged.headers().get("set-cookie").is_none());
+    let out = no_redirects().post(format!("{url}/logout")).header("cookie", &session).send().unwrap();
+    assert_eq!(out.status(), 303);
+    let html = client().get(format!("{url}/submissions/{bob_program}")).header("cookie", &session).send().unwrap().text().unwrap();
+    assert!(html.contains("shown to its author only"), "the session outlived sign-out: {html}");
     let html = client().get(format!("{url}/problems/circle-packing-26")).send().unwrap().text().unwrap();
     assert!(html.contains(r#"src="/problems/circle-packing-26/best.svg""#), "{html}");
     let svg = client().get(format!("{url}/problems/circle-packing-26/best.svg")).send().unwrap();
@@ -462,6 +489,12 @@ fn hostile_programs_get_typed_failures_while_others_are_scored() {
         let v = &done[id];
         assert_eq!(v["state"], "invalid", "{name}: {v}");
         assert_eq!(v["failure"], *kind, "{name}: {v}");
+        if *kind == "runtime-error" {
+            // The board stops at the first failing case (at most one per
+            // worker was already running beside it).
+            let skipped = v["metrics"].as_array().unwrap().iter().find(|m| m[0] == "cases_skipped").unwrap()[1].as_f64().unwrap();
+            assert!(skipped >= 140.0, "{name}: only {skipped} of 150 cases were skipped: {v}");
+        }
     }
     assert_eq!(done[&good]["state"], "scored");
 }
@@ -624,14 +657,21 @@ fn load(db: &str, label: &str) {
         let e = best.entry(v["user"]["name"].as_str().unwrap().to_string()).or_insert(f64::NEG_INFINITY);
         *e = e.max(v["score"].as_f64().unwrap());
     }
-    let problem = get(&format!("{url}/api/v1/problems/circle-packing-26"), None);
-    let shown: BTreeMap<String, f64> = problem["leaderboard"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| (s["user_name"].as_str().unwrap().to_string(), s["score"].as_f64().unwrap()))
-        .collect();
+    // Paged through with the API's cursor, 64 lines at a time.
+    let mut shown: BTreeMap<String, f64> = BTreeMap::new();
+    let mut page = get(&format!("{url}/api/v1/problems/circle-packing-26?limit=64"), None);
+    let mut last_rank = 0;
+    loop {
+        for s in page["leaderboard"].as_array().unwrap() {
+            assert_eq!(s["rank"].as_u64().unwrap(), last_rank + 1, "ranks run on across pages");
+            last_rank += 1;
+            shown.insert(s["user_name"].as_str().unwrap().to_string(), s["score"].as_f64().unwrap());
+        }
+        let Some(cursor) = page["next_cursor"].as_str() else { break };
+        page = get(&format!("{url}/api/v1/problems/circle-packing-26?limit=64&cursor={cursor}"), None);
+    }
     assert_eq!(shown, best);
+    assert_eq!(page["leaderboard_users"].as_u64().unwrap() as usize, best.len());
     let mut latencies: Vec<f64> = results.iter().map(|r| r.2).collect();
     latencies.sort_by(f64::total_cmp);
     let q = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize] * 1000.0;
@@ -791,4 +831,220 @@ fn a_run_submits_its_best_state_at_the_end() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("set DISCOVER_BOARD_TOKEN"), "{}", text(&out.stderr));
     assert!(tmp.path().join("run2/best/solution.json").is_file());
+}
+
+// ---- a public board under attack (each case failed on the board before) ----
+
+/// 100 requests at once against a user cap of 3: exactly 3 are accepted,
+/// because the count and the insert are one transaction.
+fn parallel_requests_cannot_pass_the_queue_cap(db: &str) {
+    let (_, token) = add_user(db, "racer");
+    admin(db, &["problem", "enable", "circle-packing-26"]);
+    let board = Board::start(db, &["--workers", "0", "--rate", "1000", "--user-queue", "3", "--queue", "1000"]);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..100)
+            .map(|i| {
+                let (url, token) = (&board.url, &token);
+                scope.spawn(move || post(url, "circle-packing-26", Some(token), &packing(0.9 + i as f64 * 1e-4).to_string(), None).0)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let accepted = statuses.iter().filter(|&&s| s == 202).count();
+    let refused = statuses.iter().filter(|&&s| s == 429).count();
+    assert_eq!((accepted, refused), (3, 97), "{statuses:?}");
+    assert_eq!(get(&format!("{}/healthz", board.url), None)["submissions"]["queued"], 3);
+}
+
+#[test]
+fn parallel_submissions_cannot_pass_the_queue_cap_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    parallel_requests_cannot_pass_the_queue_cap(&tmp.path().join("board.db").display().to_string());
+}
+
+#[test]
+fn parallel_submissions_cannot_pass_the_queue_cap_on_postgres() {
+    let pg = Postgres::start();
+    parallel_requests_cannot_pass_the_queue_cap(&pg.url());
+}
+
+/// Milliseconds of each of `n` GETs of `path`.
+fn latencies(url: &str, n: usize) -> Vec<f64> {
+    let c = client();
+    let mut ms: Vec<f64> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let r = c.get(url).send().unwrap();
+            assert!(r.status().is_success());
+            r.bytes().unwrap();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    ms
+}
+
+#[test]
+fn half_open_connections_by_the_thousand_neither_stay_nor_slow_other_clients() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("board.db").display().to_string();
+    admin(&db, &["problem", "enable", "circle-packing-26"]);
+    let board = Board::start(&db, &["--workers", "0", "--header-timeout", "2", "--max-connections-per-address", "32"]);
+    let addr: std::net::SocketAddr = board.url.trim_start_matches("http://").parse().unwrap();
+    let read_url = format!("{}/api/v1/problems", board.url);
+    let before = latencies(&read_url, 20);
+
+    // 2,000 connections from another loopback address, each with half a
+    // request's head, held open.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let attack_start = Instant::now();
+    let held: Vec<std::net::TcpStream> = rt.block_on(async {
+        let mut held = Vec::new();
+        for _ in 0..2000 {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+            let Ok(stream) = socket.connect(addr).await else { continue };
+            let stream = stream.into_std().unwrap();
+            stream.set_nonblocking(false).unwrap();
+            held.push(stream);
+        }
+        held
+    });
+    for mut s in &held {
+        let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: board\r\nX-Slow: ");
+    }
+    assert!(held.len() >= 1900, "only {} connections were made", held.len());
+    let during = latencies(&read_url, 20);
+    let median = |v: &[f64]| v[v.len() / 2];
+    eprintln!("GET latency ms, median/max: before {:.2}/{:.2}, under 2,000 half-open connections {:.2}/{:.2}", median(&before), before[19], median(&during), during[19]);
+    assert!(median(&during) < 3.0 * median(&before) + 20.0 && during[19] < 1_000.0, "before {before:?}, during {during:?}");
+
+    // Every one of them is closed by the server: past the per-address cap at
+    // once, the others when their header timeout (2 s) runs out.
+    let mut closed = 0;
+    for mut s in &held {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 1024];
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => closed += 1,
+            // hyper may answer 408 before it closes: then the close follows.
+            Ok(_) => closed += matches!(s.read(&mut buf), Ok(0) | Err(_)) as usize,
+        }
+    }
+    let took = attack_start.elapsed();
+    assert_eq!(closed, held.len(), "connections left open after {took:?}");
+    assert!(took < Duration::from_secs(15), "closing them took {took:?}");
+    // And the board serves as before.
+    assert!(median(&latencies(&read_url, 10)) < 3.0 * median(&before) + 20.0);
+}
+
+#[test]
+fn keys_are_scoped_to_their_problem_names_cannot_be_faked_and_workers_need_postgres() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("board.db").display().to_string();
+    let (_, alice) = add_user(&db, "alice");
+    admin(&db, &["problem", "enable", "circle-packing-26"]);
+    admin(&db, &["problem", "enable", "circle-packing-32"]);
+    // Confusable, invisible and bidi names are refused, with the reason.
+    for (name, why) in [
+        ("alice\u{200b}", "U+200B"),
+        ("ali\u{202e}ecila", "U+202E"),
+        ("p\u{430}ypal", "one script"),
+        ("\u{430}l\u{456}c\u{435}", "looks like the existing user \"alice\""),
+        ("ALICE", "looks like"),
+    ] {
+        let out = discover().args(["board", "user", "add", name, "--db", &db]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name:?} was accepted");
+        assert!(text(&out.stderr).contains(why), "{name:?}: {}", text(&out.stderr));
+    }
+    let (_, full_width) = add_user(&db, "\u{ff42}\u{ff4f}\u{ff42}");
+    let board = Board::start(&db, &["--workers", "0"]);
+    let url = &board.url;
+    let user = get(&format!("{url}/api/v1/submissions/{}", submit(url, "circle-packing-26", &full_width, &packing(0.9))), None);
+    assert_eq!(user["user"]["name"], "bob", "the name is stored in NFKC");
+    // One key, one body, two problems: two submissions.
+    let body = packing(0.9).to_string();
+    let (s1, a, _) = post(url, "circle-packing-26", Some(&alice), &body, Some("k1"));
+    let (s2, b, _) = post(url, "circle-packing-32", Some(&alice), &body, Some("k1"));
+    let (s3, c, _) = post(url, "circle-packing-26", Some(&alice), &body, Some("k1"));
+    assert_eq!((s1, s2, s3), (202, 202, 202));
+    assert_ne!(a["id"], b["id"], "the key of one problem answered another's submission");
+    assert_eq!(a["id"], c["id"]);
+    assert_eq!(get(&format!("{url}/api/v1/submissions/{}", b["id"]), None)["problem"], "circle-packing-32");
+    // A worker beside a SQLite board is refused before it touches it.
+    let out = discover().args(["board", "worker", "--db", &db]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("needs a PostgreSQL board"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn sleepers_end_at_their_deadline_private_failures_stay_private_and_claims_rotate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("board.db").display().to_string();
+    let (mallory_id, mallory) = add_user(&db, "mallory");
+    let (_, alice) = add_user(&db, "alice");
+    admin(&db, &["problem", "enable", "circle-packing-26"]);
+    admin(&db, &["problem", "enable", "ahc039"]);
+    let board = Board::start(&db, &["--workers", "1", "--program-seconds", "2", "--rate", "100"]);
+    let url = &board.url;
+    let sleeper = program("import time\ndef solve(parent, x):\n    time.sleep(10**6)\n    return x\n");
+    let sleepers: Vec<i64> = (0..3).map(|_| submit(url, "circle-packing-26", &mallory, &sleeper)).collect();
+    let secret_cpp = json!({"language": "cpp", "source": "int main() { return SECRET_CPP_7731; }\n"});
+    let compile_error = submit(url, "ahc039", &mallory, &secret_cpp);
+    let raises = program("def solve(parent, x):\n    secret = 'SECRET_PY_4410'\n    raise ValueError(secret)\n");
+    let traceback = submit(url, "circle-packing-26", &mallory, &raises);
+    // A solution of another user behind them all.
+    let quick = submit(url, "circle-packing-26", &alice, &packing(0.95));
+    // A 131,062-value solution: it fits in 256 KiB and is invalid.
+    let huge = submit(url, "circle-packing-26", &alice, &json!({"values": vec![0.5; 131_062]}));
+    let ids = [sleepers.clone(), vec![compile_error, traceback, quick, huge]].concat();
+    let done = wait_final(url, &ids, Duration::from_secs(120));
+
+    // Each sleeper ended at its deadline (2 s of program time, 3 s of wall),
+    // as the program's failure, in one attempt.
+    for id in &sleepers {
+        let v = &done[id];
+        assert_eq!((v["state"].as_str(), v["failure"].as_str(), v["attempts"].as_i64()), (Some("invalid"), Some("timeout"), Some(1)), "{v}");
+        let audit = v["audit"].as_array().unwrap();
+        let ran = audit.last().unwrap()["at_ms"].as_i64().unwrap() - audit[audit.len() - 2]["at_ms"].as_i64().unwrap();
+        assert!(ran < 6_000, "a sleeper held the worker {ran} ms: {v}");
+    }
+    // Claims rotate: alice's solution waited for one of mallory's jobs at most.
+    let claimed = |v: &Value| v["audit"].as_array().unwrap().iter().find(|a| a["to_state"] == "running").unwrap()["at_ms"].as_i64().unwrap();
+    let finished = |v: &Value| v["audit"].as_array().unwrap().last().unwrap()["at_ms"].as_i64().unwrap();
+    let alice_claimed = claimed(&done[&quick]);
+    let before: Vec<i64> = [sleepers.clone(), vec![compile_error, traceback]].concat().into_iter().filter(|id| finished(&done[id]) <= alice_claimed).collect();
+    assert!(before.len() <= 1, "alice's solution waited for {} of mallory's jobs: {before:?}", before.len());
+    assert_eq!(done[&quick]["state"], "scored");
+
+    // A compile error and a traceback quote the source: public views show
+    // the failure kind and the line, the author sees everything.
+    for (id, secret, kind) in [(compile_error, "SECRET_CPP_7731", "compile-error"), (traceback, "SECRET_PY_4410", "exception")] {
+        let public = get(&format!("{url}/api/v1/submissions/{id}"), None);
+        assert_eq!(public["failure"], kind, "{public}");
+        assert!(!public.to_string().contains(secret), "the anonymous view leaks the source: {public}");
+        let page = client().get(format!("{url}/submissions/{id}")).send().unwrap().text().unwrap();
+        assert!(!page.contains(secret), "the page leaks the source: {page}");
+        let other = get(&format!("{url}/api/v1/submissions/{id}"), Some(&alice));
+        assert!(!other.to_string().contains(secret), "another user sees the source: {other}");
+        let author = get(&format!("{url}/api/v1/submissions/{id}"), Some(&mallory));
+        assert!(author.to_string().contains(secret), "the author sees it: {author}");
+        assert!(public["reason"].as_str().unwrap().contains("line"), "{public}");
+    }
+    let user_page = client().get(format!("{url}/users/{mallory_id}")).send().unwrap().text().unwrap();
+    assert!(!user_page.contains("SECRET"), "{user_page}");
+
+    // The huge invalid solution's page comes from stored data: no verifier
+    // run per view, no error.
+    assert_eq!(done[&huge]["state"], "invalid");
+    let c = client();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let r = c.get(format!("{url}/submissions/{huge}")).send().unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().unwrap();
+        assert!(t.elapsed() < Duration::from_millis(500), "the page took {:?}", t.elapsed());
+    }
+    assert_eq!(c.get(format!("{url}/submissions/{huge}/picture.svg")).send().unwrap().status(), 404);
 }

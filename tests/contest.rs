@@ -141,12 +141,43 @@ fn a_gib_of_output_is_stopped_at_the_cap() {
 }
 
 #[test]
-fn sleeping_is_refused_instead_of_blocking_the_host() {
+fn a_sleep_spends_program_time_and_never_blocks_the_host() {
+    // 100 s asked with 2 s allowed: the time limit, at once.
     let source = "#include <bits/stdc++.h>\n#include <unistd.h>\nint main() { int r = usleep(100000000); printf(\"%d\\n\", r); }";
     let start = std::time::Instant::now();
     let run = run_cpp(source, "");
+    assert_eq!(run.outcome, CaseOutcome::TimeLimit { seconds: 2.0 });
+    assert!(start.elapsed().as_secs_f64() < 2.0, "a 100 s sleep blocked the host for {:?}", start.elapsed());
+    // A short sleep moves the program's clock by what it asked and waits for nothing.
+    let source = "#include <bits/stdc++.h>\n#include <unistd.h>\nint main() { auto t0 = std::chrono::steady_clock::now(); \
+                  usleep(500000); auto t1 = std::chrono::steady_clock::now(); \
+                  printf(\"%lld\\n\", (long long)std::chrono::duration_cast<std::chrono::milliseconds>(t1 - t0).count()); }";
+    let run = run_cpp(source, "");
     assert!(run.outcome.is_exit(), "{:?}", run.outcome);
-    assert!(start.elapsed().as_secs() < 10, "a 100 s sleep blocked the host");
+    let slept: i64 = text(&run.stdout).trim().parse().unwrap();
+    assert!((500..510).contains(&slept), "the clock moved {slept} ms");
+    assert!(run.wall_seconds < 0.4, "a 0.5 s sleep took {} s of wall time", run.wall_seconds);
+}
+
+/// Fuel counts Wasm instructions, not the time spent crossing into the host:
+/// each host call is charged as program time, so a loop of them ends at its
+/// limit in about the limit's wall time (it took 15x before).
+#[test]
+fn a_loop_of_host_calls_ends_at_its_time_limit_within_twice_its_wall_time() {
+    let loops = [
+        ("random_device", "#include <bits/stdc++.h>\nint main() { std::random_device rd; volatile unsigned x = 0; for (;;) x += rd(); }"),
+        ("clock()", "#include <bits/stdc++.h>\nint main() { volatile long x = 0; for (;;) x += clock(); }"),
+        ("steady_clock", "#include <bits/stdc++.h>\nint main() { volatile long x = 0; for (;;) x += std::chrono::steady_clock::now().time_since_epoch().count(); }"),
+        ("getentropy of 256 bytes", "#include <bits/stdc++.h>\n#include <unistd.h>\nint main() { char b[256]; volatile int x = 0; for (;;) { getentropy(b, 256); x += b[7]; } }"),
+    ];
+    for (name, source) in loops {
+        let start = std::time::Instant::now();
+        let run = run_cpp(source, "");
+        let wall = start.elapsed().as_secs_f64();
+        eprintln!("{name}: {:?} in {wall:.2} s of wall time", run.outcome);
+        assert_eq!(run.outcome, CaseOutcome::TimeLimit { seconds: 2.0 }, "{name}");
+        assert!(wall < 4.0, "{name}: 2 s of program time took {wall:.2} s");
+    }
 }
 
 #[test]
@@ -291,6 +322,14 @@ fn python_programs_take_the_same_stdin_stdout_contract() {
     let out = python_cmd(&["exec", "ahc039", spins.to_str().unwrap(), "--cases", "0", "--json"]).output().unwrap();
     let report: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
     assert_eq!(report["first_failure"]["kind"], "time-limit", "{report}");
+    // So does a sleep, at once: sleeping spends program time.
+    let sleeps = dir.path().join("sleeps.py");
+    std::fs::write(&sleeps, "import time\ntime.sleep(10**6)\n").unwrap();
+    let start = std::time::Instant::now();
+    let out = python_cmd(&["exec", "ahc039", sleeps.to_str().unwrap(), "--cases", "0", "--json"]).output().unwrap();
+    let report: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(report["first_failure"]["kind"], "time-limit", "{report}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(30), "the sleep blocked for {:?}", start.elapsed());
 }
 
 // -------------------------------------------------------------- determinism

@@ -147,6 +147,42 @@ fn hostile_candidates_get_typed_outcomes_and_the_next_candidate_is_unaffected() 
     }
 }
 
+/// A sleeping thread is out of reach of the epoch deadline, so sleeps end
+/// at the deadline themselves: never later than it, whatever asks to sleep.
+#[test]
+fn sleeping_ends_at_the_deadline_as_a_timeout_in_the_main_thread_and_any_other() {
+    let limits = ProgramLimits { deadline: Duration::from_secs(2), ..ProgramLimits::default() };
+    let cases = [
+        ("a sleep at import", "import time\ntime.sleep(30)\ndef solve(parent, x):\n    return x\n"),
+        ("a sleep in solve", "import time\ndef solve(parent, x):\n    time.sleep(10**6)\n    return x\n"),
+        ("a select with a timeout", "import select\ndef solve(parent, x):\n    select.select([], [], [], 30)\n    return x\n"),
+        ("short sleeps for ever", "import time\ndef solve(parent, x):\n    while True:\n        time.sleep(0.05)\n"),
+        (
+            "a sleep in a second thread",
+            "import threading, time\ndef solve(parent, x):\n    t = threading.Thread(target=time.sleep, args=(30,))\n    t.start()\n    t.join()\n    return x\n",
+        ),
+    ];
+    for (name, program) in cases {
+        let start = std::time::Instant::now();
+        let report = runtime().run(&candidate(program), &limits).expect("the host runs the candidate");
+        let took = start.elapsed();
+        eprintln!("{name}: {} in {took:.2?}", report.outcome.summary());
+        assert!(took < 2 * limits.deadline, "{name}: ran {took:?} with a {:?} deadline", limits.deadline);
+        match &report.outcome {
+            Outcome::Timeout { .. } => {}
+            // CPython for WASI has no threads: starting one raises at once.
+            Outcome::Exception { kind, .. } if name.contains("thread") && kind == "RuntimeError" => {}
+            other => panic!("{name}: {other:?}"),
+        }
+        assert_benign(&run(BENIGN));
+    }
+    // A short sleep still sleeps, and returns.
+    let start = std::time::Instant::now();
+    let report = run("import time\ndef solve(parent, x):\n    time.sleep(0.3)\n    return list(x * 2)\n");
+    assert_benign(&report);
+    assert!(start.elapsed() >= Duration::from_millis(300));
+}
+
 #[test]
 fn hostile_and_benign_candidates_share_a_pool_without_harm() {
     let pool = Pool::new(runtime(), PoolConfig { workers: 3, queue: 2, memory_budget_bytes: 6 << 30 }).unwrap();

@@ -34,6 +34,10 @@ Tasks:
                                   Each built-in math problem for M minutes [60] with the
                                   default settings: best, best known, gap, when found;
                                   --init: from each shipped record construction instead
+  bench board [--submissions N] [--large N] [--requests R] [--db URL]
+                                  The leaderboard's public reads on a board of N stored
+                                  submissions [100000] (L of 256 KiB [1000]): p50/p99
+                                  per route, and the old leaderboard query against today's
   setup [--wheel FILE] [--force]  Fetch and compile the Python sandbox runtime into the
                                   cache (runs `discover setup`; once per machine)
   toolchain                       Say which wasm32 toolchain guests are built with
@@ -95,7 +99,7 @@ fn run(args: &[String]) -> Result<()> {
             println!("{}", path.display());
             Ok(())
         }
-        Some("bench") if matches!(args.get(1).map(String::as_str), Some("verify" | "ablation" | "python" | "llm" | "contest" | "native" | "records")) => {
+        Some("bench") if matches!(args.get(1).map(String::as_str), Some("verify" | "ablation" | "python" | "llm" | "contest" | "native" | "records" | "board")) => {
             let status = Command::new(env!("CARGO"))
                 .current_dir(&root)
                 .args(["bench", "--quiet", "--package", "discover", "--bench", &args[1], "--"])

@@ -38,6 +38,13 @@ pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// 256 random bits as hex: an API token or a session id.
+fn random_token() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// SHA-256 of a token, as hex: what the users table keeps.
 pub fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
@@ -101,6 +108,21 @@ pub struct SubmissionRow {
     pub created_ms: i64,
     pub updated_ms: i64,
     pub scored_ms: Option<i64>,
+    /// The source, and all that is derived from it, is public: fixed when it
+    /// was submitted, from the problem's `show_source` then.
+    pub source_public: bool,
+    /// Whether a picture of the solution is stored; `None`: not drawn yet.
+    pub has_picture: Option<bool>,
+}
+
+/// A submission as lists show it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SubmissionLine {
+    pub id: i64,
+    pub problem_id: String,
+    pub state: String,
+    pub score: Option<f64>,
+    pub created_ms: i64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -129,6 +151,32 @@ pub enum Inserted {
     Existing(i64),
     /// The same key with another body.
     Conflict(i64),
+    /// Refused: the user already has this many queued or running.
+    UserQueueFull(i64),
+    /// Refused: the board's queue holds this many.
+    QueueFull(i64),
+}
+
+/// The queue caps an insert is decided under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueCaps {
+    /// A user's queued or running submissions at once.
+    pub user_queue: i64,
+    /// Queued submissions at once, everyone's.
+    pub queue: i64,
+}
+
+impl QueueCaps {
+    /// No caps (admin tools and tests).
+    pub const NONE: QueueCaps = QueueCaps { user_queue: i64::MAX, queue: i64::MAX };
+}
+
+/// The PostgreSQL advisory lock that serialises submission inserts.
+const SUBMIT_LOCK: i64 = 0x6469_7363_6f76_6572; // "discover"
+
+/// An idempotency key as stored: scoped to its problem (ids hold no NUL).
+fn scoped_key(problem: &str, key: &str) -> String {
+    format!("{problem}\u{0}{key}")
 }
 
 /// One leaderboard line: a user's best valid submission.
@@ -145,7 +193,7 @@ pub struct Standing {
 
 const SUBMISSION_COLUMNS: &str = "s.id, s.problem_id, s.user_id, u.name AS user_name, s.kind, s.language, s.body, s.state, \
      s.score, s.reason, s.failure, s.output, s.metrics, s.solution, s.verifier_hash, s.attempts, s.created_ms, \
-     s.updated_ms, s.scored_ms";
+     s.updated_ms, s.scored_ms, s.source_public, s.has_picture";
 
 fn submission_row(r: &AnyRow) -> Result<SubmissionRow> {
     Ok(SubmissionRow {
@@ -168,6 +216,8 @@ fn submission_row(r: &AnyRow) -> Result<SubmissionRow> {
         created_ms: r.try_get("created_ms")?,
         updated_ms: r.try_get("updated_ms")?,
         scored_ms: r.try_get("scored_ms")?,
+        source_public: r.try_get::<i64, _>("source_public")? != 0,
+        has_picture: r.try_get::<Option<i64>, _>("has_picture")?.map(|v| v != 0),
     })
 }
 
@@ -204,6 +254,95 @@ async fn audit(
     .bind(detail)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// A scored submission, as the standings need it.
+struct Scored {
+    problem_id: String,
+    user_id: i64,
+    submission_id: i64,
+    score: f64,
+    created_ms: i64,
+    scored_ms: i64,
+}
+
+/// Keep the read tables current with one newly scored submission: an
+/// improvement when it beats the problem's best, the user's standing when it
+/// beats the user's best (ties keep the earlier). One upsert: two workers
+/// finishing at once cannot both win.
+async fn record_scored(conn: &mut sqlx::AnyConnection, s: &Scored, verifier_hash: &str) -> Result<()> {
+    let direction: Option<String> = sqlx::query_scalar("SELECT direction FROM problems WHERE id = $1")
+        .bind(&s.problem_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let maximize = direction.as_deref() == Some("maximize");
+    let (order, beats) = if maximize { ("DESC", ">") } else { ("ASC", "<") };
+    let best: Option<f64> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT score FROM standings WHERE problem_id = $1 AND verifier_hash = $2 ORDER BY score {order} LIMIT 1"
+    )))
+    .bind(&s.problem_id)
+    .bind(verifier_hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if best.is_none_or(|b| if maximize { s.score > b } else { s.score < b }) {
+        sqlx::query("INSERT INTO improvements (problem_id, verifier_hash, submission_id, score, scored_ms) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&s.problem_id)
+            .bind(verifier_hash)
+            .bind(s.submission_id)
+            .bind(s.score)
+            .bind(s.scored_ms)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO standings (problem_id, verifier_hash, user_id, submission_id, score, created_ms, scored_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (problem_id, verifier_hash, user_id) DO UPDATE SET \
+         submission_id = excluded.submission_id, score = excluded.score, created_ms = excluded.created_ms, \
+         scored_ms = excluded.scored_ms WHERE excluded.score {beats} standings.score"
+    )))
+    .bind(&s.problem_id)
+    .bind(verifier_hash)
+    .bind(s.user_id)
+    .bind(s.submission_id)
+    .bind(s.score)
+    .bind(s.created_ms)
+    .bind(s.scored_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Fill the read tables from the stored scored submissions, in the order
+/// they were scored (the migration to version 3 of a board from before).
+async fn rebuild_reads(conn: &mut sqlx::AnyConnection) -> Result<()> {
+    let rows = sqlx::query(
+        "SELECT id, problem_id, user_id, score, verifier_hash, created_ms, COALESCE(scored_ms, updated_ms) AS scored_ms \
+         FROM submissions WHERE state = 'scored' AND score IS NOT NULL AND verifier_hash IS NOT NULL ORDER BY scored_ms, id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &rows {
+        let scored = Scored {
+            problem_id: r.try_get("problem_id")?,
+            user_id: r.try_get("user_id")?,
+            submission_id: r.try_get("id")?,
+            score: r.try_get("score")?,
+            created_ms: r.try_get("created_ms")?,
+            scored_ms: r.try_get("scored_ms")?,
+        };
+        let hash: String = r.try_get("verifier_hash")?;
+        record_scored(conn, &scored, &hash).await?;
+    }
+    Ok(())
+}
+
+/// Replace a submission's stored picture (a rescore draws it again).
+async fn write_picture(conn: &mut sqlx::AnyConnection, id: i64, picture: Option<&str>) -> Result<()> {
+    sqlx::query("DELETE FROM pictures WHERE submission_id = $1").bind(id).execute(&mut *conn).await?;
+    if let Some(svg) = picture {
+        sqlx::query("INSERT INTO pictures (submission_id, svg) VALUES ($1, $2)").bind(id).bind(svg).execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -249,7 +388,11 @@ impl Db {
 
     /// Apply the migrations this binary knows and the database has not seen.
     async fn migrate(&self) -> Result<()> {
-        const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "board", include_str!("../migrations/0001_board.sql"))];
+        const MIGRATIONS: &[(i64, &str, &str)] = &[
+            (1, "board", include_str!("../migrations/0001_board.sql")),
+            (2, "fair claims, private sources, sessions", include_str!("../migrations/0002_fair_private_sessions.sql")),
+            (3, "reads that cost a page", include_str!("../migrations/0003_reads.sql")),
+        ];
         let mut conn = self.pool.acquire().await?;
         sqlx::query("CREATE TABLE IF NOT EXISTS board_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)")
             .execute(&mut *conn)
@@ -278,6 +421,10 @@ impl Db {
                 .bind(now_ms())
                 .execute(&mut *tx)
                 .await?;
+            if version == 3 {
+                // Boards from before: their standings, from what is stored.
+                rebuild_reads(&mut tx).await?;
+            }
             tx.commit().await?;
         }
         let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM board_migrations").fetch_one(&mut *conn).await?;
@@ -287,17 +434,29 @@ impl Db {
         Ok(())
     }
 
+    /// Rebuild the standings and the improvements from the stored scored
+    /// submissions (after a bulk load; the migration to version 3 does it).
+    pub async fn rebuild_read_tables(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM standings").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM improvements").execute(&mut *tx).await?;
+        rebuild_reads(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     // ---- users ----
 
     /// Add a user; returns it and its API token (shown once, stored hashed).
     pub async fn add_user(&self, name: &str) -> Result<(User, String)> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            bail!("a user name is 1 to 64 characters, none of them control characters");
+        let name = crate::names::normalise(name).map_err(anyhow::Error::msg)?;
+        let name = name.as_str();
+        let skeleton = crate::names::skeleton(name);
+        let existing: Vec<String> = sqlx::query_scalar("SELECT name FROM users").fetch_all(&self.pool).await?;
+        if let Some(twin) = existing.iter().find(|e| crate::names::skeleton(e) == skeleton) {
+            bail!("the name {name:?} looks like the existing user {twin:?}; choose another");
         }
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let token = random_token()?;
         let id: i64 = sqlx::query_scalar("INSERT INTO users (name, token_hash, created_ms) VALUES ($1, $2, $3) RETURNING id")
             .bind(name)
             .bind(token_hash(&token))
@@ -317,6 +476,44 @@ impl Db {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| Ok(User { id: r.try_get("id")?, name: r.try_get("name")? })).transpose()
+    }
+
+    /// A sign-in session for `user`, valid for `ttl`: its random id (for the
+    /// cookie; stored hashed). Separate from the API token, so a cookie that
+    /// leaks is not the token, and signing out ends it.
+    pub async fn create_session(&self, user: &User, ttl: Duration) -> Result<String> {
+        let token = random_token()?;
+        let now = now_ms();
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash(&token))
+            .bind(user.id)
+            .bind(now)
+            .bind(now + ttl.as_millis() as i64)
+            .execute(&self.pool)
+            .await?;
+        Ok(token)
+    }
+
+    /// The user of a live session.
+    pub async fn user_by_session(&self, token: &str) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_ms > $2",
+        )
+        .bind(token_hash(token))
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok(User { id: r.try_get("id")?, name: r.try_get("name")? })).transpose()
+    }
+
+    /// End a session (sign-out), and drop every expired one.
+    pub async fn delete_session(&self, token: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_ms <= $2")
+            .bind(token_hash(token))
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn user(&self, id: i64) -> Result<Option<User>> {
@@ -373,42 +570,46 @@ impl Db {
 
     // ---- submissions ----
 
-    /// Counts for the queue limits: all queued submissions, and the user's
-    /// queued or running ones.
-    pub async fn queue_counts(&self, user_id: i64) -> Result<(i64, i64)> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE state = 'queued'").fetch_one(&self.pool).await?;
-        let mine: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE user_id = $1 AND state IN ('queued', 'running')")
-                .bind(user_id)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok((total, mine))
-    }
-
-    /// The submission `user` stored under an idempotency key, if any.
-    pub async fn by_key(&self, user_id: i64, key: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar("SELECT id FROM submissions WHERE user_id = $1 AND idempotency_key = $2")
-            .bind(user_id)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?)
+    /// A write transaction that holds the submissions' insert lock from its
+    /// first statement: SQLite's `BEGIN IMMEDIATE` takes the database's one
+    /// write lock (a deferred transaction would count, then fail or race when
+    /// it writes); PostgreSQL takes a transaction-scoped advisory lock. So a
+    /// count and the insert it allows are one decision.
+    async fn begin_insert(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(SUBMIT_LOCK).execute(&mut *tx).await?;
+                tx
+            }
+        })
     }
 
     /// Store a submission as `queued` (with its audit row) and commit before
-    /// returning; with an idempotency key, a retry returns the first one.
+    /// returning. In the same transaction, under one lock: an idempotency key
+    /// (scoped to the user *and* the problem) answers a retry with the first
+    /// submission, before the caps (a retry adds nothing to the queue); then
+    /// the user's and the board's queue caps are checked, so parallel requests
+    /// can never take more than the caps allow.
     pub async fn insert_submission(
         &self,
         user: &User,
-        problem: &str,
+        problem: &ProblemRow,
         submission: &Submission,
         idempotency_key: Option<&str>,
+        caps: QueueCaps,
     ) -> Result<Inserted> {
         let body = serde_json::to_string(submission)?;
-        if let Some(key) = idempotency_key {
+        // Stored as `problem NUL key`: the table's UNIQUE (user_id,
+        // idempotency_key) then holds per (user, problem, key).
+        let key = idempotency_key.map(|k| scoped_key(&problem.id, k));
+        let mut tx = self.begin_insert().await?;
+        if let Some(key) = &key {
             if let Some(r) = sqlx::query("SELECT id, body FROM submissions WHERE user_id = $1 AND idempotency_key = $2")
                 .bind(user.id)
                 .bind(key)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?
             {
                 let id: i64 = r.try_get("id")?;
@@ -416,34 +617,36 @@ impl Db {
                 return Ok(if same == body { Inserted::Existing(id) } else { Inserted::Conflict(id) });
             }
         }
+        let mine: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE user_id = $1 AND state IN ('queued', 'running')")
+            .bind(user.id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if mine >= caps.user_queue {
+            return Ok(Inserted::UserQueueFull(mine));
+        }
+        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE state = 'queued'").fetch_one(&mut *tx).await?;
+        if queued >= caps.queue {
+            return Ok(Inserted::QueueFull(queued));
+        }
         let language = match submission {
             Submission::Program { language, .. } => Some(language.as_str()),
             Submission::Solution { .. } => None,
         };
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO submissions (problem_id, user_id, kind, language, body, idempotency_key, state, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7) RETURNING id",
+        let id = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO submissions (problem_id, user_id, kind, language, body, idempotency_key, state, created_ms, updated_ms, \
+             source_public) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7, $8) RETURNING id",
         )
-        .bind(problem)
+        .bind(&problem.id)
         .bind(user.id)
         .bind(submission.kind())
         .bind(language)
         .bind(&body)
-        .bind(idempotency_key)
+        .bind(key.as_deref())
         .bind(now)
+        .bind(problem.show_source as i64)
         .fetch_one(&mut *tx)
-        .await;
-        let id = match inserted {
-            Ok(id) => id,
-            // Two retries with one key raced: the other one won.
-            Err(sqlx::Error::Database(d)) if d.is_unique_violation() && idempotency_key.is_some() => {
-                drop(tx);
-                return Box::pin(self.insert_submission(user, problem, submission, idempotency_key)).await;
-            }
-            Err(e) => return Err(e.into()),
-        };
+        .await?;
         audit(&mut tx, id, &format!("user:{}", user.id), None, "queued", None).await?;
         tx.commit().await?;
         Ok(Inserted::New(id))
@@ -489,17 +692,22 @@ impl Db {
         Ok(ids)
     }
 
-    /// Claim the oldest queued submission for `owner` until `lease`.
+    /// Claim a queued submission for `owner` until `lease`: the oldest one of
+    /// the user whose last claim is the oldest (never-served users first), so
+    /// claims rotate between users and one user's many or slow programs
+    /// delay another's submission by at most one job per worker.
     pub async fn claim(&self, owner: &str, lease: Duration) -> Result<Option<Job>> {
+        const FAIR: &str = "SELECT s.id FROM submissions s WHERE s.state = 'queued' ORDER BY \
+             (SELECT COALESCE(MAX(c.claimed_ms), 0) FROM submissions c WHERE c.user_id = s.user_id), s.id LIMIT 1";
         let pick = match self.backend {
-            Backend::Postgres => "SELECT id FROM submissions WHERE state = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "SELECT id FROM submissions WHERE state = 'queued' ORDER BY id LIMIT 1",
+            Backend::Postgres => format!("{FAIR} FOR UPDATE SKIP LOCKED"),
+            Backend::Sqlite => FAIR.to_string(),
         };
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "UPDATE submissions SET state = 'running', lease_owner = $1, lease_until_ms = $2, attempts = attempts + 1, \
-             updated_ms = $3 WHERE id = ({pick}) AND state = 'queued' RETURNING id, problem_id, body, attempts"
+             updated_ms = $3, claimed_ms = $3 WHERE id = ({pick}) AND state = 'queued' RETURNING id, problem_id, body, attempts"
         )))
         .bind(owner)
         .bind(now + lease.as_millis() as i64)
@@ -529,7 +737,9 @@ impl Db {
 
     /// Record a judgement, if `owner` still holds the job; false if it does
     /// not (the result is dropped: someone else scores it).
-    pub async fn finish(&self, id: i64, owner: &str, judgement: &Judgement, verifier_hash: &str) -> Result<bool> {
+    /// `picture`: the solution's picture, drawn by the worker once (`None`:
+    /// the problem draws none, or the solution could not be drawn).
+    pub async fn finish(&self, id: i64, owner: &str, judgement: &Judgement, verifier_hash: &str, picture: Option<&str>) -> Result<bool> {
         // A NULL bound for a number makes PostgreSQL prepare the statement
         // with another parameter type (and reject the next real number on
         // that connection): numbers are always bound, NULL chosen in SQL.
@@ -542,7 +752,8 @@ impl Db {
         let done = sqlx::query(
             "UPDATE submissions SET state = $1, score = CASE WHEN $12 = 1 THEN CAST($2 AS DOUBLE PRECISION) ELSE NULL END, \
              reason = $3, failure = $4, output = $5, metrics = $6, solution = $7, verifier_hash = $8, lease_owner = NULL, \
-             lease_until_ms = NULL, updated_ms = $9, scored_ms = $9 WHERE id = $10 AND state = 'running' AND lease_owner = $11",
+             lease_until_ms = NULL, updated_ms = $9, scored_ms = $9, has_picture = $13 \
+             WHERE id = $10 AND state = 'running' AND lease_owner = $11 RETURNING problem_id, user_id, created_ms",
         )
         .bind(state)
         .bind(score.unwrap_or(0.0))
@@ -556,10 +767,21 @@ impl Db {
         .bind(id)
         .bind(owner)
         .bind(score.is_some() as i64)
-        .execute(&mut *tx)
+        .bind(picture.is_some() as i64)
+        .fetch_optional(&mut *tx)
         .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
+        let Some(done) = done else { return Ok(false) };
+        write_picture(&mut tx, id, picture).await?;
+        if let Some(score) = score {
+            let scored = Scored {
+                problem_id: done.try_get("problem_id")?,
+                user_id: done.try_get("user_id")?,
+                submission_id: id,
+                score,
+                created_ms: done.try_get("created_ms")?,
+                scored_ms: now,
+            };
+            record_scored(&mut tx, &scored, verifier_hash).await?;
         }
         let detail = match (&judgement.score, &judgement.failure) {
             (Some(s), _) if judgement.valid => format!("score {s}"),
@@ -608,11 +830,44 @@ impl Db {
         .bind(problem)
         .fetch_all(&mut *tx)
         .await?;
+        // Every score is recomputed: the standings and records of the
+        // problem are rebuilt as the new scores come in.
+        sqlx::query("DELETE FROM standings WHERE problem_id = $1").bind(problem).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM improvements WHERE problem_id = $1").bind(problem).execute(&mut *tx).await?;
         for r in &rows {
             audit(&mut tx, r.try_get("id")?, actor, None, "queued", Some("rescore")).await?;
         }
         tx.commit().await?;
         Ok(rows.len())
+    }
+
+    /// Whether a submission has a stored picture: `None` when the
+    /// submission is unknown or was scored before pictures were stored.
+    pub async fn picture_state(&self, id: i64) -> Result<Option<bool>> {
+        let v: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT has_picture FROM submissions WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(v.flatten().map(|v| v != 0))
+    }
+
+    /// The stored picture of a submission's solution.
+    pub async fn picture(&self, id: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT svg FROM pictures WHERE submission_id = $1").bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    /// Record a picture drawn after the fact (a submission scored before
+    /// pictures were stored), once.
+    pub async fn store_picture(&self, id: i64, picture: Option<&str>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE submissions SET has_picture = $1 WHERE id = $2 AND has_picture IS NULL")
+            .bind(picture.is_some() as i64)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 1 {
+            write_picture(&mut tx, id, picture).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn submission(&self, id: i64) -> Result<Option<SubmissionRow>> {
@@ -625,16 +880,28 @@ impl Db {
         row.as_ref().map(submission_row).transpose()
     }
 
-    pub async fn user_submissions(&self, user_id: i64, limit: i64) -> Result<Vec<SubmissionRow>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {SUBMISSION_COLUMNS} FROM submissions s JOIN users u ON u.id = s.user_id WHERE s.user_id = $1 \
-             ORDER BY s.id DESC LIMIT $2"
-        )))
+    /// A page of a user's submissions, newest first: what a list shows,
+    /// never the bodies.
+    pub async fn user_submissions(&self, user_id: i64, offset: i64, limit: i64) -> Result<Vec<SubmissionLine>> {
+        let rows = sqlx::query(
+            "SELECT id, problem_id, state, score, created_ms FROM submissions WHERE user_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
+        )
         .bind(user_id)
         .bind(limit)
+        .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(submission_row).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(SubmissionLine {
+                    id: r.try_get("id")?,
+                    problem_id: r.try_get("problem_id")?,
+                    state: r.try_get("state")?,
+                    score: r.try_get("score")?,
+                    created_ms: r.try_get("created_ms")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn audit_of(&self, id: i64) -> Result<Vec<AuditRow>> {
@@ -655,7 +922,69 @@ impl Db {
             .collect()
     }
 
-    /// Every scored submission of `problem` from its current verifier, oldest first.
+    /// A page of the leaderboard: each user's best valid submission from the
+    /// current verifier (ties: the earlier submission), best first, from
+    /// `offset`. Reads the standings table, never the submissions.
+    pub async fn leaderboard(&self, problem: &ProblemRow, offset: i64, limit: i64) -> Result<Vec<Standing>> {
+        let order = if problem.maximize() { "DESC" } else { "ASC" };
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT st.user_id, u.name AS user_name, st.submission_id, st.score, st.scored_ms, st.created_ms \
+             FROM standings st JOIN users u ON u.id = st.user_id WHERE st.problem_id = $1 AND st.verifier_hash = $2 \
+             ORDER BY st.score {order}, st.created_ms, st.submission_id LIMIT $3 OFFSET $4"
+        )))
+        .bind(&problem.id)
+        .bind(&problem.verifier_hash)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                Ok(Standing {
+                    rank: offset as usize + i + 1,
+                    user_id: r.try_get("user_id")?,
+                    user_name: r.try_get("user_name")?,
+                    submission_id: r.try_get("submission_id")?,
+                    score: r.try_get("score")?,
+                    scored_ms: r.try_get("scored_ms")?,
+                    created_ms: r.try_get("created_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many users are on the leaderboard, and how many scored
+    /// submissions of the current verifier there are (from indexes).
+    pub async fn board_counts(&self, problem: &ProblemRow) -> Result<(i64, i64)> {
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM standings WHERE problem_id = $1 AND verifier_hash = $2")
+            .bind(&problem.id)
+            .bind(&problem.verifier_hash)
+            .fetch_one(&self.pool)
+            .await?;
+        let scored: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM submissions WHERE problem_id = $1 AND state = 'scored' AND verifier_hash = $2",
+        )
+        .bind(&problem.id)
+        .bind(&problem.verifier_hash)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((users, scored))
+    }
+
+    /// The scores that beat the problem's best when they were scored, oldest
+    /// first: (scored_ms, score).
+    pub async fn improvements(&self, problem: &ProblemRow) -> Result<Vec<(i64, f64)>> {
+        let rows = sqlx::query("SELECT scored_ms, score FROM improvements WHERE problem_id = $1 AND verifier_hash = $2 ORDER BY id")
+            .bind(&problem.id)
+            .bind(&problem.verifier_hash)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("scored_ms")?, r.try_get("score")?))).collect()
+    }
+
+    /// Every scored submission of `problem` from its current verifier, oldest
+    /// first: only for tests and tools that recompute the leaderboard.
     pub async fn scored(&self, problem: &ProblemRow) -> Result<Vec<SubmissionRow>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {SUBMISSION_COLUMNS} FROM submissions s JOIN users u ON u.id = s.user_id \
@@ -666,12 +995,6 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(submission_row).collect()
-    }
-
-    /// The leaderboard: each user's best valid submission (ties: the earlier
-    /// submission first), best first.
-    pub async fn leaderboard(&self, problem: &ProblemRow) -> Result<Vec<Standing>> {
-        Ok(standings(problem, &self.scored(problem).await?))
     }
 
     /// Counts of submissions by state.
@@ -775,6 +1098,8 @@ mod tests {
             created_ms: created,
             updated_ms: created,
             scored_ms: Some(created),
+            source_public: false,
+            has_picture: None,
         }
     }
 
@@ -810,6 +1135,85 @@ mod tests {
         assert_eq!(redact("board.db"), "board.db");
     }
 
+    /// The standings table, kept by `finish`, is what recomputing the
+    /// leaderboard from every stored scored submission gives (ties included),
+    /// on every page; a rescore empties it until the new scores come in.
+    #[tokio::test]
+    async fn kept_standings_equal_the_leaderboard_recomputed_from_every_submission() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("b.db").display().to_string(), 2).await.unwrap();
+        for direction in ["maximize", "minimize"] {
+            let mut p = problem(direction);
+            p.id = direction.into();
+            db.put_problem(&p).await.unwrap();
+        }
+        let mut users = Vec::new();
+        for i in 0..7 {
+            users.push(db.add_user(&format!("user {i}")).await.unwrap().0);
+        }
+        // Scores with ties, in an order that is not the submission order.
+        let mut state = 12345u64;
+        for k in 0..120 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let user = &users[(state >> 33) as usize % users.len()];
+            let score = ((state >> 40) % 9) as f64;
+            let p = if k % 2 == 0 { problem("maximize") } else { problem("minimize") };
+            let mut p = p;
+            p.id = p.direction.clone();
+            let sub = Submission::Solution { values: vec![score] };
+            let Inserted::New(id) = db.insert_submission(user, &p, &sub, None, QueueCaps::NONE).await.unwrap() else { panic!() };
+            let job = db.claim("w", Duration::from_secs(60)).await.unwrap().unwrap();
+            assert_eq!(job.id, id);
+            let judgement = Judgement { valid: score > 0.0, score: Some(score), ..Judgement::default() };
+            assert!(db.finish(id, "w", &judgement, "h", None).await.unwrap());
+            // Distinct scoring times: `scored` orders by them.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        for direction in ["maximize", "minimize"] {
+            let mut p = problem(direction);
+            p.id = direction.into();
+            let expected = standings(&p, &db.scored(&p).await.unwrap());
+            let mut kept = Vec::new();
+            for offset in (0..10).step_by(3) {
+                kept.extend(db.leaderboard(&p, offset, 3).await.unwrap());
+            }
+            assert_eq!(kept, expected, "{direction}");
+            assert_eq!(db.board_counts(&p).await.unwrap().0, expected.len() as i64);
+            // The improvements are the best-so-far steps, in scoring order.
+            let steps: Vec<f64> = db.improvements(&p).await.unwrap().into_iter().map(|i| i.1).collect();
+            assert!(steps.windows(2).all(|w| p.better(w[1], w[0])), "{direction}: {steps:?}");
+            assert_eq!(steps.last().copied(), expected.first().map(|s| s.score));
+        }
+        let p = { let mut p = problem("maximize"); p.id = "maximize".into(); p };
+        db.rescore("maximize", "admin").await.unwrap();
+        assert!(db.leaderboard(&p, 0, 10).await.unwrap().is_empty());
+        assert!(db.improvements(&p).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn claims_rotate_between_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("b.db").display().to_string(), 2).await.unwrap();
+        let p = problem("maximize");
+        db.put_problem(&p).await.unwrap();
+        let (heavy, _) = db.add_user("heavy").await.unwrap();
+        let (light, _) = db.add_user("light").await.unwrap();
+        let sub = Submission::Solution { values: vec![1.0] };
+        let mut heavy_ids = Vec::new();
+        for _ in 0..4 {
+            let Inserted::New(id) = db.insert_submission(&heavy, &p, &sub, None, QueueCaps::NONE).await.unwrap() else { panic!() };
+            heavy_ids.push(id);
+        }
+        let Inserted::New(light_id) = db.insert_submission(&light, &p, &sub, None, QueueCaps::NONE).await.unwrap() else { panic!() };
+        let mut order = Vec::new();
+        while let Some(job) = db.claim("w", Duration::from_secs(60)).await.unwrap() {
+            order.push(job.id);
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        // The heavy user's first job, then the light user's, then the rest.
+        assert_eq!(order, [heavy_ids[0], light_id, heavy_ids[1], heavy_ids[2], heavy_ids[3]]);
+    }
+
     #[tokio::test]
     async fn a_job_whose_scoring_keeps_dying_fails_after_its_attempts_and_stale_owners_write_nothing() {
         let dir = tempfile::tempdir().unwrap();
@@ -817,7 +1221,7 @@ mod tests {
         let (user, _) = db.add_user("u").await.unwrap();
         db.put_problem(&problem("maximize")).await.unwrap();
         let sub = Submission::Solution { values: vec![1.0] };
-        let Inserted::New(id) = db.insert_submission(&user, "p", &sub, None).await.unwrap() else { panic!() };
+        let Inserted::New(id) = db.insert_submission(&user, &problem("maximize"), &sub, None, QueueCaps::NONE).await.unwrap() else { panic!() };
         let judgement = Judgement { valid: true, score: Some(1.0), ..Judgement::default() };
         for attempt in 1..=MAX_ATTEMPTS {
             let job = db.claim(&format!("w{attempt}"), Duration::from_millis(1)).await.unwrap().unwrap();
@@ -825,7 +1229,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
             assert_eq!(db.requeue_expired("sweeper").await.unwrap(), [id]);
             // The worker that lost its lease cannot write a result.
-            assert!(!db.finish(id, &format!("w{attempt}"), &judgement, "h").await.unwrap());
+            assert!(!db.finish(id, &format!("w{attempt}"), &judgement, "h", None).await.unwrap());
         }
         let s = db.submission(id).await.unwrap().unwrap();
         assert_eq!((s.state.as_str(), s.failure.as_deref()), ("failed", Some("host")));

@@ -12,12 +12,15 @@
 //! - [`server`]: the HTTP API (submissions with abuse limits, JSON reads),
 //!   the HTML pages, security headers.
 //! - [`pages`]: HTML rendering, escaped throughout.
+//! - [`names`]: the rule for display names (NFKC, no invisible or bidi
+//!   characters, one script, no confusable twins).
 //!
 //! Depends on the library crates (the rollout layer's `Judge` scores), never
 //! on the CLI; the CLI's `discover board` calls [`serve`], [`run_workers`] and
 //! the admin functions here.
 
 pub mod db;
+pub mod names;
 pub mod pages;
 pub mod server;
 pub mod worker;

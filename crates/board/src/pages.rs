@@ -4,7 +4,40 @@
 
 use std::fmt::Write;
 
-use crate::db::{AuditRow, ProblemRow, Standing, SubmissionRow, User};
+use crate::db::{AuditRow, ProblemRow, Standing, SubmissionLine, SubmissionRow, User};
+
+/// Where a page of a long list is.
+pub struct Paging {
+    /// 1-based.
+    pub page: i64,
+    /// How many pages there are (at least as many as known).
+    pub pages: i64,
+    pub limit: i64,
+    /// The limit is the default (links need not name it).
+    pub default_limit: bool,
+}
+
+impl Paging {
+    /// Links to the previous and next pages of `path`, when there are any.
+    fn nav(&self, path: &str) -> String {
+        if self.pages <= 1 && self.page <= 1 {
+            return String::new();
+        }
+        let link = |page: i64, text: &str| {
+            let limit = if self.default_limit { String::new() } else { format!("&amp;limit={}", self.limit) };
+            format!(r#"<a href="{path}?page={page}{limit}">{text}</a>"#)
+        };
+        let mut parts = Vec::new();
+        if self.page > 1 {
+            parts.push(link(self.page - 1, "previous"));
+        }
+        parts.push(format!("page {} of {}", self.page, self.pages.max(self.page)));
+        if self.page < self.pages {
+            parts.push(link(self.page + 1, "next"));
+        }
+        format!("<p class=\"sub\">{}</p>\n", parts.join(" · "))
+    }
+}
 
 /// Escape text for HTML element content and double-quoted attributes.
 pub fn esc(s: &str) -> String {
@@ -50,6 +83,12 @@ pub fn time(ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// A user's name: escaped and isolated (`<bdi>`), so a name written right to
+/// left cannot reorder the text around it.
+pub fn name(s: &str) -> String {
+    format!("<bdi>{}</bdi>", esc(s))
+}
+
 pub fn score(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v}"))
 }
@@ -59,7 +98,7 @@ fn layout(title: &str, viewer: Option<&User>, body: &str) -> String {
         Some(u) => format!(
             r#"signed in as <a href="/users/{}">{}</a> · <form class="inline" method="post" action="/logout"><button>sign out</button></form>"#,
             u.id,
-            esc(&u.name)
+            name(&u.name)
         ),
         None => r#"<a href="/login">sign in</a>"#.to_string(),
     };
@@ -80,7 +119,7 @@ pub fn problems(list: &[(ProblemRow, Option<Standing>, i64)], viewer: Option<&Us
     let mut b = String::from("<h1>Problems</h1>\n<table class=\"problems\"><thead><tr><th>problem</th><th>direction</th><th>best known</th><th>leader</th><th>best here</th><th>submissions</th></tr></thead><tbody>\n");
     for (p, leader, count) in list {
         let (who, best) = match leader {
-            Some(s) => (format!(r#"<a href="/users/{}">{}</a>"#, s.user_id, esc(&s.user_name)), format!("{}", s.score)),
+            Some(s) => (format!(r#"<a href="/users/{}">{}</a>"#, s.user_id, name(&s.user_name)), format!("{}", s.score)),
             None => ("-".to_string(), "-".to_string()),
         };
         let _ = writeln!(
@@ -100,7 +139,7 @@ pub fn problems(list: &[(ProblemRow, Option<Standing>, i64)], viewer: Option<&Us
     layout("Problems", viewer, &b)
 }
 
-pub fn problem(p: &ProblemRow, board: &[Standing], picture: bool, history: bool, viewer: Option<&User>) -> String {
+pub fn problem(p: &ProblemRow, board: &[Standing], paging: &Paging, picture: bool, history: bool, viewer: Option<&User>) -> String {
     let mut b = String::new();
     let _ = writeln!(b, "<h1>{}</h1>\n<p class=\"sub\">{} · {}</p>", esc(&p.title), esc(&p.id), esc(&p.direction));
     if let Some(v) = p.best_known {
@@ -114,7 +153,7 @@ pub fn problem(p: &ProblemRow, board: &[Standing], picture: bool, history: bool,
         esc(&seg(&p.id))
     );
     b.push_str("<h2>Leaderboard</h2>\n");
-    if board.is_empty() {
+    if board.is_empty() && paging.page == 1 {
         b.push_str("<p>No valid submission yet.</p>\n");
     } else {
         b.push_str("<table class=\"board\"><thead><tr><th>#</th><th>user</th><th>score</th><th>submission</th><th>submitted</th></tr></thead><tbody>\n");
@@ -124,7 +163,7 @@ pub fn problem(p: &ProblemRow, board: &[Standing], picture: bool, history: bool,
                 r#"<tr><td class="num">{}</td><td><a href="/users/{}">{}</a></td><td class="num">{}</td><td><a href="/submissions/{}">#{}</a></td><td>{}</td></tr>"#,
                 s.rank,
                 s.user_id,
-                esc(&s.user_name),
+                name(&s.user_name),
                 s.score,
                 s.submission_id,
                 s.submission_id,
@@ -133,6 +172,7 @@ pub fn problem(p: &ProblemRow, board: &[Standing], picture: bool, history: bool,
         }
         b.push_str("</tbody></table>\n");
     }
+    b.push_str(&paging.nav(&format!("/problems/{}", seg(&p.id))));
     if picture {
         let _ = writeln!(
             b,
@@ -167,7 +207,7 @@ pub fn submission(s: &SubmissionRow, audit: &[AuditRow], source: Option<&str>, p
         seg(&s.problem_id),
         esc(&s.problem_id),
         s.user_id,
-        esc(&s.user_name),
+        name(&s.user_name),
         esc(&s.kind),
         s.language.as_deref().map(|l| format!(" ({})", esc(l))).unwrap_or_default(),
         esc(&s.state),
@@ -211,9 +251,9 @@ pub fn submission(s: &SubmissionRow, audit: &[AuditRow], source: Option<&str>, p
     layout(&format!("Submission #{}", s.id), viewer, &b)
 }
 
-pub fn user(u: &User, subs: &[SubmissionRow], viewer: Option<&User>) -> String {
+pub fn user(u: &User, subs: &[SubmissionLine], paging: &Paging, viewer: Option<&User>) -> String {
     let mut b = String::new();
-    let _ = writeln!(b, "<h1>{}</h1>\n<h2>Submissions</h2>", esc(&u.name));
+    let _ = writeln!(b, "<h1>{}</h1>\n<h2>Submissions</h2>", name(&u.name));
     b.push_str("<table class=\"subs\"><thead><tr><th>#</th><th>problem</th><th>state</th><th>score</th><th>submitted</th></tr></thead><tbody>\n");
     for s in subs {
         let _ = writeln!(
@@ -230,6 +270,7 @@ pub fn user(u: &User, subs: &[SubmissionRow], viewer: Option<&User>) -> String {
         );
     }
     b.push_str("</tbody></table>\n");
+    b.push_str(&paging.nav(&format!("/users/{}", u.id)));
     layout(&u.name, viewer, &b)
 }
 

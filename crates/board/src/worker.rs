@@ -92,14 +92,16 @@ pub async fn once(db: &Db, scorer: &Arc<dyn Scorer>, settings: &WorkerSettings, 
         let (scorer, problem, submission) = (scorer.clone(), job.problem_id.clone(), job.submission.clone());
         tokio::task::spawn_blocking(move || {
             let hash = scorer.verifier_hash(&problem)?;
-            scorer.judge(&problem, &submission).map(|j| (j, hash))
+            let judgement = scorer.judge(&problem, &submission)?;
+            let picture = draw(scorer.as_ref(), &problem, judgement.solution.as_deref());
+            Ok::<_, anyhow::Error>((judgement, hash, picture))
         })
         .await
     };
     let _ = done_tx.send(true);
     let _ = renewer.await;
     let kept = match result {
-        Ok(Ok((judgement, hash))) => {
+        Ok(Ok((judgement, hash, picture))) => {
             tracing::info!(
                 valid = judgement.valid,
                 score = judgement.score,
@@ -107,7 +109,7 @@ pub async fn once(db: &Db, scorer: &Arc<dyn Scorer>, settings: &WorkerSettings, 
                 seconds = started.elapsed().as_secs_f64(),
                 "scored"
             );
-            db.finish(job.id, owner, &judgement, &hash).await?
+            db.finish(job.id, owner, &judgement, &hash, picture.as_deref()).await?
         }
         Ok(Err(e)) => {
             tracing::warn!(error = format!("{e:#}"), "scoring failed on the host's side");
@@ -122,4 +124,18 @@ pub async fn once(db: &Db, scorer: &Arc<dyn Scorer>, settings: &WorkerSettings, 
         tracing::warn!(submission = job.id, "the lease was lost; this result was dropped (another worker scores it)");
     }
     Ok(true)
+}
+
+/// The picture of a judged solution, drawn once here so that no page view
+/// runs the verifier. A solution that cannot be drawn (an invalid one may run
+/// the verifier out of fuel) has none; that is not the submission's failure.
+pub fn draw(scorer: &dyn Scorer, problem: &str, solution: Option<&[f64]>) -> Option<String> {
+    let values = solution?;
+    match scorer.picture(problem, values) {
+        Ok(picture) => picture,
+        Err(e) => {
+            tracing::info!(problem, error = format!("{e:#}"), "the solution could not be drawn; stored without a picture");
+            None
+        }
+    }
 }

@@ -15,6 +15,7 @@
 //! problem's spec says, nothing about discovery.
 
 mod output;
+pub mod hostcalls;
 pub mod cpp;
 pub mod native;
 pub mod python;

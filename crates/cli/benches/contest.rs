@@ -109,7 +109,7 @@ fn main() {
         let problem = contest(&sandbox, id);
         let source = std::fs::read_to_string(&file).unwrap();
         let (exe, gxx_seconds) = native(&file, tmp.path());
-        let settings = ContestSettings { cases: (0..cases).collect(), workers: 1, limits: CaseLimits::contest(2.0) };
+        let settings = ContestSettings { cases: (0..cases).collect(), workers: 1, limits: CaseLimits::contest(2.0), stop_at_first_failure: false };
         let runner = ContestRunner::new(problem.clone(), runtimes.clone(), settings);
         let inputs = runner.inputs().unwrap().to_vec();
         let report = runner.evaluate("cpp", &source).unwrap();
@@ -148,7 +148,7 @@ fn main() {
     println!("\n== full evaluations: {cases} cases on {workers} workers");
     for (name, file) in [("anneal until 1.9 s", data("anneal_until_clock.cpp")), ("ahc039 starter (fast)", Path::new(env!("CARGO_MANIFEST_DIR")).join("../../problems/ahc039/starter.cpp"))] {
         let problem = contest(&sandbox, "ahc039");
-        let settings = ContestSettings { cases: (0..cases).collect(), workers, limits: CaseLimits::contest(2.0) };
+        let settings = ContestSettings { cases: (0..cases).collect(), workers, limits: CaseLimits::contest(2.0), stop_at_first_failure: false };
         let runner = ContestRunner::new(problem, runtimes.clone(), settings);
         runner.inputs().unwrap();
         let source = std::fs::read_to_string(&file).unwrap();

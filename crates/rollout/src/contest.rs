@@ -33,6 +33,11 @@ pub struct ContestSettings {
     /// Cases run at once, across every evaluation in the process.
     pub workers: usize,
     pub limits: CaseLimits,
+    /// Run no case after the first that fails (the rest count as failed
+    /// too): a public board spends nothing more on a program that cannot
+    /// reach the contest's total. Discovery runs every case (the reward is
+    /// the mean case score, so later cases still count).
+    pub stop_at_first_failure: bool,
 }
 
 /// One case's result.
@@ -96,7 +101,11 @@ pub struct ContestReport {
     /// The sum of the valid cases' scores.
     pub valid_total: f64,
     pub cases_valid: usize,
+    /// Cases without a score, those not run included.
     pub cases_failed: usize,
+    /// Cases not run after the first failure ([`ContestSettings::stop_at_first_failure`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cases_skipped: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_failure: Option<FirstFailure>,
     /// Largest program time of a case.
@@ -131,6 +140,9 @@ impl ContestReport {
         );
         if !scores.is_empty() {
             s += &format!(" Case scores range from {min} to {max}.");
+        }
+        if self.cases_skipped > 0 {
+            s += &format!(" {} cases were not run after the first failure.", self.cases_skipped);
         }
         if let Some(f) = &self.first_failure {
             s += &format!("\nFirst failed case: seed {} ({}): {}", f.seed, FailureKind::from(f.kind), f.reason);
@@ -236,6 +248,7 @@ impl ContestRunner {
             valid_total: 0.0,
             cases_valid: 0,
             cases_failed: self.settings.cases.len(),
+            cases_skipped: 0,
             first_failure: None,
             max_program_seconds: 0.0,
             total_seconds: 0.0,
@@ -255,7 +268,12 @@ impl ContestRunner {
         report.compile_seconds = prepared.compile_seconds;
         report.compile_cached = prepared.cached;
         let pairs: Vec<(u64, Arc<String>)> = self.settings.cases.iter().copied().zip(inputs.iter().cloned()).collect();
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let stop = self.settings.stop_at_first_failure;
         let results = map_ordered(&pairs, self.settings.workers.max(1), |_, (seed, input)| {
+            if stop && failed.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(None);
+            }
             let run = {
                 let _slot = self.slots.acquire();
                 prepared.program.run(input.as_bytes(), &self.settings.limits)?
@@ -269,7 +287,10 @@ impl ContestRunner {
             } else {
                 (None, Some(run.outcome.summary()))
             };
-            Ok::<_, anyhow::Error>((
+            if score.is_none() {
+                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok::<_, anyhow::Error>(Some((
                 CaseReport {
                     seed: *seed,
                     score,
@@ -281,10 +302,10 @@ impl ContestRunner {
                     memory_mib: run.memory_bytes as f64 / (1 << 20) as f64,
                 },
                 run.stderr_tail,
-            ))
+            )))
         });
         for result in results {
-            let (case, stderr_tail) = result?;
+            let Some((case, stderr_tail)) = result? else { continue };
             if case.score.is_none() && report.first_failure.is_none() {
                 report.first_failure = Some(FirstFailure {
                     seed: case.seed,
@@ -295,10 +316,11 @@ impl ContestRunner {
             }
             report.cases.push(case);
         }
-        let n = report.cases.len().max(1) as f64;
+        let n = self.settings.cases.len().max(1) as f64;
         report.valid_total = report.cases.iter().filter_map(|c| c.score).sum();
         report.cases_valid = report.cases.iter().filter(|c| c.score.is_some()).count();
-        report.cases_failed = report.cases.len() - report.cases_valid;
+        report.cases_skipped = self.settings.cases.len() - report.cases.len();
+        report.cases_failed = self.settings.cases.len() - report.cases_valid;
         report.reward = report.valid_total / n;
         report.contest_total = if report.cases_failed == 0 { report.valid_total } else { 0.0 };
         report.max_program_seconds = report.cases.iter().map(|c| c.program_seconds).fold(0.0, f64::max);
@@ -390,6 +412,7 @@ pub fn runner(
     cases: Vec<u64>,
     workers: usize,
     python: bool,
+    stop_at_first_failure: bool,
 ) -> Result<ContestRunner> {
     let limits = CaseLimits::contest(problem.time_limit_seconds());
     let mut runtimes: Vec<Arc<dyn StdioRuntime>> = vec![Arc::new(cpp_runtime(cache_dir)?)];
@@ -397,5 +420,9 @@ pub fn runner(
         let runtime = discover_candidate::python::Runtime::load(&crate::python_paths(cache_dir)?)?;
         runtimes.push(Arc::new(Arc::new(discover_candidate::python::stdio::PythonStdio::new(Arc::new(runtime))?)));
     }
-    Ok(ContestRunner::new(problem, runtimes, ContestSettings { cases, workers, limits }))
+    Ok(ContestRunner::new(problem, runtimes, ContestSettings { cases, workers, limits, stop_at_first_failure }))
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -126,6 +126,10 @@ pub struct Judge {
     /// A cap on a construction problem's program time (its budget otherwise):
     /// a public board may not want to give a stranger's loop 300 s.
     pub program_seconds: Option<f64>,
+    /// A contest program's scoring ends at its first failing case (true by
+    /// default: the board ranks by the contest's total, which one failed case
+    /// makes 0).
+    pub stop_at_first_failure: bool,
 }
 
 impl Judge {
@@ -138,6 +142,7 @@ impl Judge {
             python: OnceLock::new(),
             contest_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             program_seconds: None,
+            stop_at_first_failure: true,
         }
     }
 
@@ -182,6 +187,7 @@ impl Judge {
             contest::DEFAULT_CASES.collect(),
             self.contest_workers,
             language == python::LANGUAGE,
+            self.stop_at_first_failure,
         )?);
         Ok(self.contests.lock().unwrap().entry(key).or_insert(runner).clone())
     }
@@ -238,6 +244,7 @@ impl Judge {
                 let metrics = vec![
                     ("cases_valid".to_string(), report.cases_valid as f64),
                     ("cases_failed".to_string(), report.cases_failed as f64),
+                    ("cases_skipped".to_string(), report.cases_skipped as f64),
                     ("contest_total".to_string(), report.contest_total),
                 ];
                 if report.compile_error.is_some() {

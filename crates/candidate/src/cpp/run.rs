@@ -8,7 +8,8 @@
 //! for any clock id: `std::chrono`, `clock_gettime`, `clock`, `time`) answers
 //! with the fuel the program has consumed, converted at [`FUEL_PER_SECOND`],
 //! from a fixed epoch; `random_get` is a fixed stream; `poll_oneoff` (sleeping)
-//! is refused. So a program that anneals
+//! spends program time and never waits; every host call costs program time
+//! (`crate::hostcalls`). So a program that anneals
 //! until its clock reads 1.9 s does the same work, prints the same answer and
 //! gets the same score on an idle machine, a loaded one, alone or beside 149
 //! other cases. The time limit is the same fuel; a wall-clock deadline well above
@@ -18,11 +19,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use wasmtime::{Caller, Config, Engine, Extern, Linker, Module, OptLevel, Trap, Val};
+use wasmtime::{Caller, Config, Engine, Linker, Module, OptLevel, Trap, Val};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
+use crate::hostcalls::{self, ERRNO_INVAL};
 use crate::output::{Captured, Output};
 use discover_sandbox::{Limits, StoreLimiter};
 
@@ -167,16 +169,30 @@ impl AsMut<StoreLimiter> for State {
 }
 
 /// Replace the WASI imports that could observe the outside world or block:
-/// clocks answer program time, randomness is a fixed stream, sleeping is refused.
+/// clocks answer program time, randomness is a fixed stream, and a sleep
+/// spends program time instead of waiting (`crate::hostcalls`).
 pub(crate) fn add_program_time(linker: &mut Linker<State>) -> Result<()> {
-    linker.allow_shadowing(true);
-    linker.func_wrap("wasi_snapshot_preview1", "clock_time_get", clock_time_get)?;
-    linker.func_wrap("wasi_snapshot_preview1", "clock_res_get", clock_res_get)?;
+    hostcalls::add_clocks(linker)?;
     linker.func_wrap("wasi_snapshot_preview1", "random_get", random_get)?;
-    // Sleeping would block this thread where neither fuel nor the epoch
-    // can stop it, and wall time means nothing to a program here: refused.
-    linker.func_wrap("wasi_snapshot_preview1", "poll_oneoff", |_: Caller<'_, State>, _: i32, _: i32, _: i32, _: i32| ERRNO_NOTSUP)?;
     Ok(())
+}
+
+impl hostcalls::Clocks for State {
+    /// Every clock is program time: realtime from a fixed epoch, the others from 0.
+    fn now(caller: &Caller<'_, State>, id: u32) -> Option<u64> {
+        let nanos = program_nanos(caller);
+        match id {
+            0 => Some(EPOCH_NANOS + nanos),
+            1..=3 => Some(nanos),
+            _ => None,
+        }
+    }
+
+    /// A sleep is program time: its fuel is spent at once, and a sleep longer
+    /// than what is left ends the program at its time limit.
+    fn wait(caller: &mut Caller<'_, State>, nanos: u64) -> wasmtime::Result<()> {
+        hostcalls::charge(caller, (nanos as u128 * FUEL_PER_SECOND as u128 / 1_000_000_000).min(u64::MAX as u128) as u64)
+    }
 }
 
 /// A store for one case: `limits` applied, program time starting at 0.
@@ -185,7 +201,9 @@ pub(crate) fn case_store(engine: &Engine, wasi: WasiP1Ctx, limits: &CaseLimits) 
     let sandbox_limits =
         Limits { fuel: Some(fuel), deadline: limits.wall, memory_bytes: limits.memory_bytes, table_elements: 1 << 20 };
     let state = State { wasi, limiter: StoreLimiter::new(&sandbox_limits), start_fuel: fuel, random: 0x5eed };
-    discover_sandbox::limited_store(engine, state, &sandbox_limits)
+    let mut store = discover_sandbox::limited_store(engine, state, &sandbox_limits);
+    hostcalls::charge_host_calls(&mut store);
+    store
 }
 
 /// A compiled program, ready to run cases.
@@ -335,53 +353,15 @@ fn program_nanos(caller: &Caller<'_, State>) -> u64 {
     (used as u128 * 1_000_000_000 / FUEL_PER_SECOND as u128) as u64
 }
 
-fn memory(caller: &mut Caller<'_, State>) -> Option<wasmtime::Memory> {
-    match caller.get_export("memory") {
-        Some(Extern::Memory(m)) => Some(m),
-        _ => None,
-    }
-}
-
-/// WASI errno values used here.
-const ERRNO_SUCCESS: i32 = 0;
-const ERRNO_FAULT: i32 = 21;
-const ERRNO_INVAL: i32 = 28;
-const ERRNO_NOTSUP: i32 = 58;
-
-/// Every clock is program time: realtime from a fixed epoch, the others from 0.
-fn clock_time_get(mut caller: Caller<'_, State>, id: i32, _precision: i64, out: i32) -> i32 {
-    let nanos = program_nanos(&caller);
-    let value = match id {
-        0 => EPOCH_NANOS + nanos,
-        1..=3 => nanos,
-        _ => return ERRNO_INVAL,
-    };
-    write_u64(&mut caller, out, value)
-}
-
-fn clock_res_get(mut caller: Caller<'_, State>, id: i32, out: i32) -> i32 {
-    if !(0..=3).contains(&id) {
-        return ERRNO_INVAL;
-    }
-    write_u64(&mut caller, out, 1)
-}
-
-fn write_u64(caller: &mut Caller<'_, State>, ptr: i32, value: u64) -> i32 {
-    let Some(memory) = memory(caller) else { return ERRNO_FAULT };
-    match memory.write(&mut *caller, ptr as u32 as usize, &value.to_le_bytes()) {
-        Ok(()) => ERRNO_SUCCESS,
-        Err(_) => ERRNO_FAULT,
-    }
-}
-
 /// A fixed stream (splitmix64): `std::random_device` and `getentropy` give the
 /// same numbers on every run, so a rerun reproduces the program's choices.
-fn random_get(mut caller: Caller<'_, State>, ptr: i32, len: i32) -> i32 {
-    let Some(memory) = memory(&mut caller) else { return ERRNO_FAULT };
+/// Each byte costs [`hostcalls::HOST_BYTE_FUEL`] on top of the call.
+fn random_get(mut caller: Caller<'_, State>, ptr: i32, len: i32) -> wasmtime::Result<i32> {
     let len = len as u32 as usize;
     if len > 1 << 20 {
-        return ERRNO_INVAL;
+        return Ok(ERRNO_INVAL);
     }
+    hostcalls::charge(&mut caller, len as u64 * hostcalls::HOST_BYTE_FUEL)?;
     let mut bytes = Vec::with_capacity(len + 8);
     let state = &mut caller.data_mut().random;
     while bytes.len() < len {
@@ -391,9 +371,6 @@ fn random_get(mut caller: Caller<'_, State>, ptr: i32, len: i32) -> i32 {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         bytes.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
     }
-    match memory.write(&mut caller, ptr as u32 as usize, &bytes[..len]) {
-        Ok(()) => ERRNO_SUCCESS,
-        Err(_) => ERRNO_FAULT,
-    }
+    Ok(hostcalls::write_bytes(&mut caller, ptr, &bytes[..len]))
 }
 

@@ -189,8 +189,12 @@ impl Runtime {
             memory_bytes: limits.memory_bytes,
             table_elements: 1 << 20,
         };
-        let data = GuestState { wasi, limiter: StoreLimiter::new(&sandbox_limits) };
+        let data = GuestState { wasi, limiter: StoreLimiter::new(&sandbox_limits), deadline: start + limits.deadline };
         let mut store = discover_sandbox::limited_store(&self.engine, data, &sandbox_limits);
+        if limits.fuel.is_some() {
+            // Metered: host calls cost fuel too, as in the contest runtimes.
+            crate::hostcalls::charge_host_calls(&mut store);
+        }
 
         let ended = match self.pre.instantiate(&mut store) {
             Ok(instance) => guest::turn(&mut store, &instance, b"_discover_run()\n"),

@@ -6,18 +6,21 @@
 //! - `$HOME`: an empty read-only folder;
 //! - environment `TMPDIR=/tmp PYTHONTZPATH= HOME=/home` and nothing of the host's;
 //! - no sockets (preview 1 has none to open, and TCP/UDP are denied regardless);
-//! - stdin, stdout and stderr as the host gives them.
+//! - stdin, stdout and stderr as the host gives them;
+//! - the host's clocks, and sleeps that end at the candidate's deadline.
 //!
 //! The import `host::call` (the runtime's door to an embedder's tools) answers -1.
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::Result;
-use wasmtime::{Engine, ExternType, Instance, Linker, Module, Store, Val};
+use wasmtime::{Caller, Engine, ExternType, Instance, Linker, Module, Store, Val};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+use crate::hostcalls;
 use crate::output::Output;
 use super::runtime::RuntimePaths;
 use discover_sandbox::StoreLimiter;
@@ -29,10 +32,30 @@ pub(crate) const THREAD_STACK: usize = 64 << 20;
 /// The program name the interpreter was built to have.
 const ARGV0: &str = "/usr/local/bin/python.wasm";
 
-/// What one store holds: the WASI context and the memory limiter.
+/// What one store holds: the WASI context, the memory limiter, and the
+/// deadline a sleep may not pass.
 pub(crate) struct GuestState {
     pub wasi: WasiP1Ctx,
     pub limiter: StoreLimiter,
+    pub deadline: Instant,
+}
+
+impl hostcalls::Clocks for GuestState {
+    /// The host's wall clocks: programs for construction problems are limited
+    /// by wall time, so their clocks tell it (CPU-time clocks read as monotonic).
+    fn now(_: &Caller<'_, GuestState>, id: u32) -> Option<u64> {
+        match id {
+            0 => Some(hostcalls::realtime_nanos()),
+            1..=3 => Some(hostcalls::monotonic_nanos()),
+            _ => None,
+        }
+    }
+
+    /// A sleep waits, but never past the candidate's deadline: there it ends
+    /// the program as a timeout (an epoch check cannot reach a sleeping thread).
+    fn wait(caller: &mut Caller<'_, GuestState>, nanos: u64) -> wasmtime::Result<()> {
+        hostcalls::wait_until_deadline(caller.data().deadline, nanos)
+    }
 }
 
 impl AsMut<StoreLimiter> for GuestState {
@@ -41,10 +64,12 @@ impl AsMut<StoreLimiter> for GuestState {
     }
 }
 
-/// A linker with WASI preview 1 and the `host` imports stubbed.
+/// A linker with WASI preview 1, its clocks and sleeps bounded by the
+/// deadline (`crate::hostcalls`), and the `host` imports stubbed.
 pub(crate) fn linker(engine: &Engine, module: &Module) -> Result<Linker<GuestState>> {
     let mut linker: Linker<GuestState> = Linker::new(engine);
     p1::add_to_linker_sync(&mut linker, |s: &mut GuestState| &mut s.wasi)?;
+    hostcalls::add_clocks(&mut linker)?;
     stub_host_imports(&mut linker, module)?;
     Ok(linker)
 }
@@ -57,7 +82,8 @@ pub(crate) fn preinit_linker(engine: &Engine, module: &Module) -> Result<(Linker
 pub(crate) fn preinit_store(engine: &Engine, paths: &RuntimePaths, output: Output) -> Result<Store<GuestState>> {
     let wasi = context(paths, Vec::new(), output.clone(), output)?;
     let limits = discover_sandbox::Limits { fuel: None, deadline: std::time::Duration::from_secs(600), memory_bytes: 4 << 30, table_elements: 1 << 20 };
-    let mut store = Store::new(engine, GuestState { wasi, limiter: StoreLimiter::new(&limits) });
+    let deadline = Instant::now() + limits.deadline;
+    let mut store = Store::new(engine, GuestState { wasi, limiter: StoreLimiter::new(&limits), deadline });
     store.limiter(|s| &mut s.limiter);
     store.set_fuel(u64::MAX).expect("fuel is enabled");
     store.set_epoch_deadline(u64::MAX / 2);

@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use discover_board::db::Db;
-use discover_board::server::Limits;
+use discover_board::server::{HttpLimits, Limits};
 use discover_board::worker::WorkerSettings;
 use discover_board::{Scorer, ServeSettings};
 
@@ -132,6 +132,21 @@ pub(crate) struct ServeArgs {
     /// Largest request body, in KiB (413 above).
     #[arg(long, value_name = "KIB", default_value_t = 256)]
     max_body_kib: usize,
+    /// Seconds a client has to send a request's headers (also how long an
+    /// idle kept-alive connection stays open); the connection is closed after.
+    #[arg(long, value_name = "S", default_value_t = 10.0)]
+    header_timeout: f64,
+    /// Seconds a request may take, body and answer together (408 after); a
+    /// body that pauses this long between reads is cut off too.
+    #[arg(long, value_name = "S", default_value_t = 30.0)]
+    request_timeout: f64,
+    /// Open connections at once, everyone's (the rest wait to be accepted).
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    max_connections: usize,
+    /// Open connections at once from one IP address (more are closed at once).
+    /// Behind a reverse proxy every client has its address: raise this there.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_connections_per_address: usize,
     #[command(flatten)]
     lease: LeaseArgs,
     #[command(flatten)]
@@ -200,6 +215,23 @@ pub(crate) fn board(catalog: impl FnOnce() -> Result<Catalog>, cache_dir: Option
             if args.max_body_kib == 0 || args.rate == 0 || args.user_queue < 1 || args.queue < 1 {
                 bail!("--max-body-kib, --rate, --user-queue and --queue must be at least 1");
             }
+            if args.max_connections == 0 || args.max_connections_per_address == 0 {
+                bail!("--max-connections and --max-connections-per-address must be at least 1");
+            }
+            let seconds = |flag: &str, s: f64| -> Result<Duration> {
+                if !(s.is_finite() && s > 0.0 && s <= 86_400.0) {
+                    bail!("{flag} must be a number of seconds above 0 (at most a day)");
+                }
+                Ok(Duration::from_secs_f64(s))
+            };
+            let request = seconds("--request-timeout", args.request_timeout)?;
+            let http = HttpLimits {
+                header_read: seconds("--header-timeout", args.header_timeout)?,
+                body_read: request,
+                request,
+                max_connections: args.max_connections,
+                max_connections_per_address: args.max_connections_per_address,
+            };
             let scorer = args.scoring.scorer(catalog()?, cache_dir)?;
             let worker = args.lease.settings()?;
             rt.block_on(async {
@@ -212,6 +244,7 @@ pub(crate) fn board(catalog: impl FnOnce() -> Result<Catalog>, cache_dir: Option
                         per_minute: args.rate,
                         user_queue: args.user_queue,
                         queue: args.queue,
+                        http,
                     },
                     worker,
                 };
@@ -236,8 +269,16 @@ pub(crate) fn board(catalog: impl FnOnce() -> Result<Catalog>, cache_dir: Option
             }
             let scorer = args.scoring.scorer(catalog()?, cache_dir)?;
             let settings = args.lease.settings()?;
+            let url = args.db.url();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!(
+                    "`discover board worker` needs a PostgreSQL board (--db postgres://...): a SQLite board is one \
+                     process, and `discover board serve` scores its submissions itself (--workers N); a worker beside \
+                     it would have its jobs queued again each time the board restarts"
+                );
+            }
             rt.block_on(async {
-                let db = Db::open(&args.db.url(), (args.workers as u32 + 2).max(4)).await?;
+                let db = Db::open(&url, (args.workers as u32 + 2).max(4)).await?;
                 eprintln!("scoring submissions of {} with {} worker(s)", discover_board::db::redact(&args.db.url()), args.workers);
                 discover_board::run_workers(db, scorer, args.workers, settings, std::future::pending()).await
             })?;

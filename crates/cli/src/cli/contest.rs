@@ -67,7 +67,7 @@ pub fn exec(
     if workers == 0 {
         bail!("--workers must be at least 1");
     }
-    let runner = runner(problem, cache_dir, cases, workers, language == python::LANGUAGE)?;
+    let runner = runner(problem, cache_dir, cases, workers, language == python::LANGUAGE, false)?;
     let report = runner.evaluate(language, &source)?;
     if json {
         println!("{}", serde_json::to_string(&*report)?);

@@ -122,7 +122,7 @@ pub(crate) fn build<'a>(
         }
         Resolved::Wasm(Loaded::Contest(problem)) => {
             let cases = config.cases.clone().unwrap_or_else(|| contest::DEFAULT_CASES.collect());
-            let runner = contest::runner(problem.clone(), cache_dir, cases, workers, false)?;
+            let runner = contest::runner(problem.clone(), cache_dir, cases, workers, false, false)?;
             let language = factory::contest_language(&runner);
             (Subject::Contest { env: ContestEnv { runner: Arc::new(runner) } }, language, Prompt::Contest)
         }
