@@ -174,9 +174,10 @@ impl QueueCaps {
 /// The PostgreSQL advisory lock that serialises submission inserts.
 const SUBMIT_LOCK: i64 = 0x6469_7363_6f76_6572; // "discover"
 
-/// An idempotency key as stored: scoped to its problem (ids hold no NUL).
+/// An idempotency key as stored: scoped to its problem. The length prefix
+/// keeps it unambiguous whatever the id holds (PostgreSQL text takes no NUL).
 fn scoped_key(problem: &str, key: &str) -> String {
-    format!("{problem}\u{0}{key}")
+    format!("{}:{problem}:{key}", problem.len())
 }
 
 /// One leaderboard line: a user's best valid submission.
@@ -580,7 +581,8 @@ impl Db {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(SUBMIT_LOCK).execute(&mut *tx).await?;
+                // In FROM, so the one column is an integer, not the function's void.
+                sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)").bind(SUBMIT_LOCK).execute(&mut *tx).await?;
                 tx
             }
         })
@@ -601,8 +603,8 @@ impl Db {
         caps: QueueCaps,
     ) -> Result<Inserted> {
         let body = serde_json::to_string(submission)?;
-        // Stored as `problem NUL key`: the table's UNIQUE (user_id,
-        // idempotency_key) then holds per (user, problem, key).
+        // Stored with its problem (`scoped_key`): the table's UNIQUE
+        // (user_id, idempotency_key) then holds per (user, problem, key).
         let key = idempotency_key.map(|k| scoped_key(&problem.id, k));
         let mut tx = self.begin_insert().await?;
         if let Some(key) = &key {

@@ -76,5 +76,9 @@ mod tests {
             assert_eq!(skeleton(twin), alice, "{twin:?}");
         }
         assert_ne!(skeleton("alicia"), alice);
+        // A whole-script confusable: all Cyrillic, so one script, yet `scope`.
+        let cyrillic = "\u{455}\u{441}\u{43e}\u{440}\u{435}";
+        assert_eq!(normalise(cyrillic).unwrap(), cyrillic);
+        assert_eq!(skeleton(cyrillic), skeleton("scope"));
     }
 }

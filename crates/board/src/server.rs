@@ -797,7 +797,10 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let Some(slot) = AddressSlot::take(&per_address, peer.ip(), limits.max_connections_per_address) else {
-            tracing::debug!(peer = %peer.ip(), "too many connections from this address; closed");
+            tracing::debug!(peer = %peer.ip(), "too many connections from this address; answered 503 and closed");
+            // Bounded to 200 ms, so it holds no connection permit.
+            drop(permit);
+            tokio::spawn(refuse_connection(stream));
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -816,6 +819,42 @@ pub async fn serve(
         tracing::warn!("connections still open 10 s after shutdown; closing them");
     }
     Ok(())
+}
+
+/// A connection over its address's cap: a documented answer (503 with
+/// `Retry-After`) instead of a bare reset, written without reading the
+/// request, then closed; a second at most, whatever the client does.
+async fn refuse_connection(stream: tokio::net::TcpStream) {
+    const BODY: &str = r#"{"error":"too many connections from your address; retry later"}"#;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let bytes = answer.as_bytes();
+    let answer = async {
+        let mut written = 0;
+        while written < bytes.len() {
+            stream.writable().await?;
+            match stream.try_write(&bytes[written..]) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        // Read what the client sent, so closing is a FIN its reader sees
+        // after the answer, not a reset that discards it.
+        let mut buf = [0u8; 4096];
+        loop {
+            stream.readable().await?;
+            match stream.try_read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(200), answer).await;
 }
 
 /// One connection counted against its address; uncounted when dropped.

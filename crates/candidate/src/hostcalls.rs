@@ -29,10 +29,11 @@ use wasmtime::{CallHook, Caller, Extern, Linker, Store, Trap};
 
 /// Fuel charged for each call from a candidate into the host: at
 /// [`crate::cpp::run::FUEL_PER_SECOND`] (7.5 fuel per nanosecond), 1,500 fuel is
-/// 200 ns of program time, the measured wall cost of a cheap WASI call
-/// (`clock_time_get`, a 4-byte `random_get`) with the call hook that charges
-/// it, on the machine the clock is calibrated on (BENCHMARKS.md, "Host calls
-/// cost program time").
+/// 200 ns of program time. Measured on the machine the clock is calibrated on,
+/// a loop of `clock()` or `std::random_device` then spends 116-131 ns of wall
+/// time per call for 206-211 ns of program time: 0.56-0.62 s of wall time per
+/// second of program time, the ratio of plain Wasm code (BENCHMARKS.md, "Host
+/// calls cost program time").
 pub const HOST_CALL_FUEL: u64 = 1_500;
 
 /// Fuel charged per byte a host call produces on top of [`HOST_CALL_FUEL`]

@@ -217,7 +217,12 @@ impl Judge {
                     budget_seconds: seconds,
                 };
                 let report = self.python()?.run(&candidate, &limits)?;
-                let output = tail(&format!("{}{}", report.stdout_tail, report.stderr_tail));
+                // An exception's traceback is its author's best clue: kept with the output.
+                let traceback = match &report.outcome {
+                    python::Outcome::Exception { traceback, .. } => traceback.as_str(),
+                    _ => "",
+                };
+                let output = tail(&format!("{}{}{traceback}", report.stdout_tail, report.stderr_tail));
                 match report.outcome {
                     python::Outcome::Ok { values } => {
                         let solution = Solution::new(values.clone());
