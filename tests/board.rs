@@ -987,6 +987,14 @@ fn keys_are_scoped_to_their_problem_names_cannot_be_faked_and_workers_need_postg
     assert_ne!(a["id"], b["id"], "the key of one problem answered another's submission");
     assert_eq!(a["id"], c["id"]);
     assert_eq!(get(&format!("{url}/api/v1/submissions/{}", b["id"]), None)["problem"], "circle-packing-32");
+    // Visibility is fixed when a program is submitted: enabling the problem
+    // again with --show-source publishes later programs, not earlier ones.
+    let secret = program("# SECRET_EARLIER\ndef solve(parent, x):\n    return x\n");
+    let earlier = submit(url, "circle-packing-26", &alice, &secret);
+    admin(&db, &["problem", "enable", "circle-packing-26", "--show-source"]);
+    let later = submit(url, "circle-packing-26", &alice, &program("# PUBLIC_LATER\ndef solve(parent, x):\n    return x\n"));
+    assert_eq!(get(&format!("{url}/api/v1/submissions/{earlier}"), None)["source"], Value::Null);
+    assert!(get(&format!("{url}/api/v1/submissions/{later}"), None)["source"].as_str().unwrap().contains("PUBLIC_LATER"));
     // Slices of long lists: a malformed one is a 400 that says why.
     for (query, why) in [("limit=0", "limit is 1 to 1000"), ("cursor=zzz", "not one this board gave"), ("page=0", "page is 1 or more")] {
         let r = client().get(format!("{url}/api/v1/problems/circle-packing-26?{query}")).send().unwrap();

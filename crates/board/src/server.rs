@@ -402,7 +402,7 @@ impl PageQuery {
         let offset = match (&self.cursor, self.page) {
             (Some(_), Some(_)) => return Err("give page or cursor, not both".into()),
             (Some(c), None) => c.strip_prefix('o').and_then(|o| o.parse::<i64>().ok()).filter(|o| *o >= 0).ok_or("the cursor is not one this board gave")?,
-            (None, Some(p)) if p >= 1 && p <= 1_000_000 => (p - 1) * limit,
+            (None, Some(p)) if (1..=1_000_000).contains(&p) => (p - 1) * limit,
             (None, Some(_)) => return Err("page is 1 or more".into()),
             (None, None) => 0,
         };
@@ -442,10 +442,10 @@ async fn api_problem(
 ) -> Result<Json<Value>, ApiError> {
     let (offset, limit) = query.slice().map_err(|m| err(StatusCode::BAD_REQUEST, m))?;
     let Some(p) = app.db.problem(&id).await? else { return Err(err(StatusCode::NOT_FOUND, format!("no problem {id:?} on this board"))) };
-    let leader = app.db.leaderboard(&p, 0, 1).await?;
     let board = app.db.leaderboard(&p, offset, limit).await?;
+    let leader = leader(&app, &p, offset, &board).await?;
     let (users, scored) = app.db.board_counts(&p).await?;
-    let mut v = problem_json(&p, leader.first());
+    let mut v = problem_json(&p, leader.as_ref());
     v["statement"] = p.statement.clone().into();
     v["leaderboard"] = serde_json::to_value(&board).map_err(anyhow::Error::from)?;
     v["leaderboard_users"] = users.into();
@@ -571,6 +571,14 @@ async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Respon
     Ok(viewer_page(pages::problems(&list, viewer.as_ref()), viewer.as_ref()))
 }
 
+/// The leaderboard's first line: the page's own first line on page one.
+async fn leader(app: &App, p: &ProblemRow, offset: i64, page: &[crate::db::Standing]) -> anyhow::Result<Option<crate::db::Standing>> {
+    if offset == 0 {
+        return Ok(page.first().cloned());
+    }
+    Ok(app.db.leaderboard(p, 0, 1).await?.into_iter().next())
+}
+
 /// A page request's slice, or the page that says what is wrong with it.
 fn page_slice(query: &PageQuery) -> Result<(i64, i64), PageError> {
     query.slice().map_err(|m| PageError(StatusCode::BAD_REQUEST, format!("That page does not exist: {m}.")))
@@ -587,8 +595,7 @@ async fn problem_page(
     let Some(p) = app.db.problem(&id).await? else { return Err(PageError(StatusCode::NOT_FOUND, format!("No problem {id} on this board."))) };
     let board = app.db.leaderboard(&p, offset, limit).await?;
     let (users, _) = app.db.board_counts(&p).await?;
-    let leader = app.db.leaderboard(&p, 0, 1).await?;
-    let picture = match leader.first() {
+    let picture = match leader(&app, &p, offset, &board).await? {
         Some(best) => match app.db.picture_state(best.submission_id).await? {
             Some(known) => known,
             None => match app.db.submission(best.submission_id).await? {
