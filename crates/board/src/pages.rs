@@ -1,8 +1,9 @@
-//! Server-rendered HTML: no JavaScript, every dynamic string escaped, pictures
-//! and plots as same-origin images (the Content-Security-Policy forbids
-//! everything else).
+//! Server-rendered HTML through maud templates: every `(expression)` in a
+//! template is escaped unless it is wrapped in `PreEscaped`, which nothing
+//! here does with data; no JavaScript; pictures and plots as same-origin
+//! images (the Content-Security-Policy forbids everything else).
 
-use std::fmt::Write;
+use maud::{html, Markup, DOCTYPE};
 
 use crate::db::{AuditRow, ProblemRow, Standing, SubmissionLine, SubmissionRow, User};
 
@@ -19,40 +20,20 @@ pub struct Paging {
 
 impl Paging {
     /// Links to the previous and next pages of `path`, when there are any.
-    fn nav(&self, path: &str) -> String {
-        if self.pages <= 1 && self.page <= 1 {
-            return String::new();
-        }
-        let link = |page: i64, text: &str| {
-            let limit = if self.default_limit { String::new() } else { format!("&amp;limit={}", self.limit) };
-            format!(r#"<a href="{path}?page={page}{limit}">{text}</a>"#)
+    fn nav(&self, path: &str) -> Markup {
+        let href = |page: i64| {
+            if self.default_limit { format!("{path}?page={page}") } else { format!("{path}?page={page}&limit={}", self.limit) }
         };
-        let mut parts = Vec::new();
-        if self.page > 1 {
-            parts.push(link(self.page - 1, "previous"));
-        }
-        parts.push(format!("page {} of {}", self.page, self.pages.max(self.page)));
-        if self.page < self.pages {
-            parts.push(link(self.page + 1, "next"));
-        }
-        format!("<p class=\"sub\">{}</p>\n", parts.join(" · "))
-    }
-}
-
-/// Escape text for HTML element content and double-quoted attributes.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+        html! {
+            @if self.pages > 1 || self.page > 1 {
+                p.sub {
+                    @if self.page > 1 { a href=(href(self.page - 1)) { "previous" } " · " }
+                    "page " (self.page) " of " (self.pages.max(self.page))
+                    @if self.page < self.pages { " · " a href=(href(self.page + 1)) { "next" } }
+                }
+            }
         }
     }
-    out
 }
 
 /// Percent-encode a path segment (problem ids are plain, but a pack may name
@@ -85,211 +66,223 @@ pub fn time(ms: i64) -> String {
 
 /// A user's name: escaped and isolated (`<bdi>`), so a name written right to
 /// left cannot reorder the text around it.
-pub fn name(s: &str) -> String {
-    format!("<bdi>{}</bdi>", esc(s))
+pub fn name(s: &str) -> Markup {
+    html! { bdi { (s) } }
 }
 
 pub fn score(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v}"))
 }
 
-fn layout(title: &str, viewer: Option<&User>, body: &str) -> String {
-    let who = match viewer {
-        Some(u) => format!(
-            r#"signed in as <a href="/users/{}">{}</a> · <form class="inline" method="post" action="/logout"><button>sign out</button></form>"#,
-            u.id,
-            name(&u.name)
-        ),
-        None => r#"<a href="/login">sign in</a>"#.to_string(),
-    };
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{} · discover board</title><link rel="stylesheet" href="/static/board.css"></head>
-<body><header><a class="brand" href="/">discover board</a><span class="who">{who}</span></header>
-<main>
-{body}
-</main></body></html>
-"#,
-        esc(title)
-    )
+fn layout(title: &str, viewer: Option<&User>, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · discover board" }
+                link rel="stylesheet" href="/static/board.css";
+            }
+            body {
+                header {
+                    a.brand href="/" { "discover board" }
+                    span.who {
+                        @if let Some(u) = viewer {
+                            "signed in as " a href={ "/users/" (u.id) } { (name(&u.name)) } " · "
+                            form.inline method="post" action="/logout" { button { "sign out" } }
+                        } @else {
+                            a href="/login" { "sign in" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+    .into_string()
 }
 
 pub fn problems(list: &[(ProblemRow, Option<Standing>, i64)], viewer: Option<&User>) -> String {
-    let mut b = String::from("<h1>Problems</h1>\n<table class=\"problems\"><thead><tr><th>problem</th><th>direction</th><th>best known</th><th>leader</th><th>best here</th><th>submissions</th></tr></thead><tbody>\n");
-    for (p, leader, count) in list {
-        let (who, best) = match leader {
-            Some(s) => (format!(r#"<a href="/users/{}">{}</a>"#, s.user_id, name(&s.user_name)), format!("{}", s.score)),
-            None => ("-".to_string(), "-".to_string()),
-        };
-        let _ = writeln!(
-            b,
-            r#"<tr><td><a href="/problems/{}">{}</a><div class="sub">{}</div></td><td>{}</td><td>{}</td><td>{who}</td><td class="num">{best}</td><td class="num">{count}</td></tr>"#,
-            seg(&p.id),
-            esc(&p.id),
-            esc(&p.title),
-            esc(&p.direction),
-            score(p.best_known)
-        );
-    }
-    b.push_str("</tbody></table>\n");
-    if list.is_empty() {
-        b.push_str("<p>No problem is enabled yet: <code>discover board problem enable ID</code>.</p>\n");
-    }
-    layout("Problems", viewer, &b)
+    let body = html! {
+        h1 { "Problems" }
+        table.problems {
+            thead { tr { th { "problem" } th { "direction" } th { "best known" } th { "leader" } th { "best here" } th { "submissions" } } }
+            tbody {
+                @for (p, leader, count) in list {
+                    tr {
+                        td { a href={ "/problems/" (seg(&p.id)) } { (p.id) } div.sub { (p.title) } }
+                        td { (p.direction) }
+                        td { (score(p.best_known)) }
+                        @match leader {
+                            Some(s) => {
+                                td { a href={ "/users/" (s.user_id) } { (name(&s.user_name)) } }
+                                td.num { (s.score) }
+                            }
+                            None => { td { "-" } td.num { "-" } }
+                        }
+                        td.num { (count) }
+                    }
+                }
+            }
+        }
+        @if list.is_empty() {
+            p { "No problem is enabled yet: " code { "discover board problem enable ID" } "." }
+        }
+    };
+    layout("Problems", viewer, body)
 }
 
 pub fn problem(p: &ProblemRow, board: &[Standing], paging: &Paging, picture: bool, history: bool, viewer: Option<&User>) -> String {
-    let mut b = String::new();
-    let _ = writeln!(b, "<h1>{}</h1>\n<p class=\"sub\">{} · {}</p>", esc(&p.title), esc(&p.id), esc(&p.direction));
-    if let Some(v) = p.best_known {
-        let _ = writeln!(b, "<p>Best known: <strong>{v}</strong> {}</p>", p.best_known_source.as_deref().map(esc).unwrap_or_default());
-    }
-    let _ = writeln!(b, "<details><summary>Statement</summary><pre class=\"statement\">{}</pre></details>", esc(&p.statement));
-    let _ = writeln!(
-        b,
-        "<p class=\"sub\">Submit with <code>discover submit URL {} FILE</code> or <code>POST /api/v1/problems/{}/submissions</code>.</p>",
-        esc(&p.id),
-        esc(&seg(&p.id))
-    );
-    b.push_str("<h2>Leaderboard</h2>\n");
-    if board.is_empty() && paging.page == 1 {
-        b.push_str("<p>No valid submission yet.</p>\n");
-    } else {
-        b.push_str("<table class=\"board\"><thead><tr><th>#</th><th>user</th><th>score</th><th>submission</th><th>submitted</th></tr></thead><tbody>\n");
-        for s in board {
-            let _ = writeln!(
-                b,
-                r#"<tr><td class="num">{}</td><td><a href="/users/{}">{}</a></td><td class="num">{}</td><td><a href="/submissions/{}">#{}</a></td><td>{}</td></tr>"#,
-                s.rank,
-                s.user_id,
-                name(&s.user_name),
-                s.score,
-                s.submission_id,
-                s.submission_id,
-                time(s.created_ms)
-            );
+    let body = html! {
+        h1 { (p.title) }
+        p.sub { (p.id) " · " (p.direction) }
+        @if let Some(v) = p.best_known {
+            p { "Best known: " strong { (v) } " " (p.best_known_source.as_deref().unwrap_or_default()) }
         }
-        b.push_str("</tbody></table>\n");
-    }
-    b.push_str(&paging.nav(&format!("/problems/{}", seg(&p.id))));
-    if picture {
-        let _ = writeln!(
-            b,
-            r#"<h2>The best solution</h2><img class="picture" alt="the best solution of {}" src="/problems/{}/best.svg">"#,
-            esc(&p.id),
-            seg(&p.id)
-        );
-    }
-    if history {
-        let _ = writeln!(
-            b,
-            r#"<h2>Best score over time</h2><img class="plot" alt="best score over time" src="/problems/{}/history.svg">"#,
-            seg(&p.id)
-        );
-    }
-    layout(&p.title, viewer, &b)
+        details { summary { "Statement" } pre.statement { (p.statement) } }
+        p.sub {
+            "Submit with " code { "discover submit URL " (p.id) " FILE" } " or "
+            code { "POST /api/v1/problems/" (seg(&p.id)) "/submissions" } "."
+        }
+        h2 { "Leaderboard" }
+        @if board.is_empty() && paging.page == 1 {
+            p { "No valid submission yet." }
+        } @else {
+            table.board {
+                thead { tr { th { "#" } th { "user" } th { "score" } th { "submission" } th { "submitted" } } }
+                tbody {
+                    @for s in board {
+                        tr {
+                            td.num { (s.rank) }
+                            td { a href={ "/users/" (s.user_id) } { (name(&s.user_name)) } }
+                            td.num { (s.score) }
+                            td { a href={ "/submissions/" (s.submission_id) } { "#" (s.submission_id) } }
+                            td { (time(s.created_ms)) }
+                        }
+                    }
+                }
+            }
+        }
+        (paging.nav(&format!("/problems/{}", seg(&p.id))))
+        @if picture {
+            h2 { "The best solution" }
+            img.picture alt={ "the best solution of " (p.id) } src={ "/problems/" (seg(&p.id)) "/best.svg" };
+        }
+        @if history {
+            h2 { "Best score over time" }
+            img.plot alt="best score over time" src={ "/problems/" (seg(&p.id)) "/history.svg" };
+        }
+    };
+    layout(&p.title, viewer, body)
 }
 
 pub fn submission(s: &SubmissionRow, audit: &[AuditRow], source: Option<&str>, picture: bool, viewer: Option<&User>) -> String {
-    let mut b = String::new();
-    let _ = writeln!(
-        b,
-        r#"<h1>Submission #{}</h1>
-<table class="facts"><tbody>
-<tr><th>problem</th><td><a href="/problems/{}">{}</a></td></tr>
-<tr><th>user</th><td><a href="/users/{}">{}</a></td></tr>
-<tr><th>kind</th><td>{}{}</td></tr>
-<tr><th>state</th><td class="state {}">{}</td></tr>
-<tr><th>score</th><td class="num">{}</td></tr>
-<tr><th>submitted</th><td>{}</td></tr>"#,
-        s.id,
-        seg(&s.problem_id),
-        esc(&s.problem_id),
-        s.user_id,
-        name(&s.user_name),
-        esc(&s.kind),
-        s.language.as_deref().map(|l| format!(" ({})", esc(l))).unwrap_or_default(),
-        esc(&s.state),
-        esc(&s.state),
-        score(s.score),
-        time(s.created_ms)
-    );
-    if let Some(f) = &s.failure {
-        let _ = writeln!(b, "<tr><th>failure</th><td>{}</td></tr>", esc(f));
-    }
-    b.push_str("</tbody></table>\n");
-    if let Some(r) = &s.reason {
-        let _ = writeln!(b, "<h2>Reason</h2><pre class=\"reason\">{}</pre>", esc(r));
-    }
-    if let Some(o) = s.output.as_deref().filter(|o| !o.trim().is_empty()) {
-        let _ = writeln!(b, "<h2>Output (tail)</h2><pre class=\"output\">{}</pre>", esc(o));
-    }
-    if picture {
-        let _ = writeln!(b, r#"<h2>Picture</h2><img class="picture" alt="submission {}" src="/submissions/{}/picture.svg">"#, s.id, s.id);
-    }
-    match source {
-        Some(src) => {
-            let _ = writeln!(b, "<h2>Source</h2><pre class=\"source\">{}</pre>", esc(src));
+    let body = html! {
+        h1 { "Submission #" (s.id) }
+        table.facts {
+            tbody {
+                tr { th { "problem" } td { a href={ "/problems/" (seg(&s.problem_id)) } { (s.problem_id) } } }
+                tr { th { "user" } td { a href={ "/users/" (s.user_id) } { (name(&s.user_name)) } } }
+                tr { th { "kind" } td { (s.kind) @if let Some(l) = &s.language { " (" (l) ")" } } }
+                tr { th { "state" } td class={ "state " (s.state) } { (s.state) } }
+                tr { th { "score" } td.num { (score(s.score)) } }
+                tr { th { "submitted" } td { (time(s.created_ms)) } }
+                @if let Some(f) = &s.failure {
+                    tr { th { "failure" } td { (f) } }
+                }
+            }
         }
-        None if s.kind == "program" => b.push_str("<p class=\"sub\">The source is shown to its author only.</p>\n"),
-        None => {}
-    }
-    b.push_str("<h2>History</h2><table class=\"audit\"><thead><tr><th>time</th><th>by</th><th>change</th><th>detail</th></tr></thead><tbody>\n");
-    for a in audit {
-        let _ = writeln!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td></tr>",
-            time(a.at_ms),
-            esc(&a.actor),
-            esc(a.from_state.as_deref().unwrap_or("")),
-            esc(&a.to_state),
-            esc(a.detail.as_deref().unwrap_or(""))
-        );
-    }
-    b.push_str("</tbody></table>\n");
-    layout(&format!("Submission #{}", s.id), viewer, &b)
+        @if let Some(r) = &s.reason {
+            h2 { "Reason" } pre.reason { (r) }
+        }
+        @if let Some(o) = s.output.as_deref().filter(|o| !o.trim().is_empty()) {
+            h2 { "Output (tail)" } pre.output { (o) }
+        }
+        @if picture {
+            h2 { "Picture" }
+            img.picture alt={ "submission " (s.id) } src={ "/submissions/" (s.id) "/picture.svg" };
+        }
+        @match source {
+            Some(src) => { h2 { "Source" } pre.source { (src) } }
+            None if s.kind == "program" => { p.sub { "The source is shown to its author only." } }
+            None => {}
+        }
+        h2 { "History" }
+        table.audit {
+            thead { tr { th { "time" } th { "by" } th { "change" } th { "detail" } } }
+            tbody {
+                @for a in audit {
+                    tr {
+                        td { (time(a.at_ms)) }
+                        td { (a.actor) }
+                        td { (a.from_state.as_deref().unwrap_or("")) " → " (a.to_state) }
+                        td { (a.detail.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        }
+    };
+    layout(&format!("Submission #{}", s.id), viewer, body)
 }
 
 pub fn user(u: &User, subs: &[SubmissionLine], paging: &Paging, viewer: Option<&User>) -> String {
-    let mut b = String::new();
-    let _ = writeln!(b, "<h1>{}</h1>\n<h2>Submissions</h2>", name(&u.name));
-    b.push_str("<table class=\"subs\"><thead><tr><th>#</th><th>problem</th><th>state</th><th>score</th><th>submitted</th></tr></thead><tbody>\n");
-    for s in subs {
-        let _ = writeln!(
-            b,
-            r#"<tr><td><a href="/submissions/{}">#{}</a></td><td><a href="/problems/{}">{}</a></td><td class="state {}">{}</td><td class="num">{}</td><td>{}</td></tr>"#,
-            s.id,
-            s.id,
-            seg(&s.problem_id),
-            esc(&s.problem_id),
-            esc(&s.state),
-            esc(&s.state),
-            score(s.score),
-            time(s.created_ms)
-        );
-    }
-    b.push_str("</tbody></table>\n");
-    b.push_str(&paging.nav(&format!("/users/{}", u.id)));
-    layout(&u.name, viewer, &b)
+    let body = html! {
+        h1 { (name(&u.name)) }
+        h2 { "Submissions" }
+        table.subs {
+            thead { tr { th { "#" } th { "problem" } th { "state" } th { "score" } th { "submitted" } } }
+            tbody {
+                @for s in subs {
+                    tr {
+                        td { a href={ "/submissions/" (s.id) } { "#" (s.id) } }
+                        td { a href={ "/problems/" (seg(&s.problem_id)) } { (s.problem_id) } }
+                        td class={ "state " (s.state) } { (s.state) }
+                        td.num { (score(s.score)) }
+                        td { (time(s.created_ms)) }
+                    }
+                }
+            }
+        }
+        (paging.nav(&format!("/users/{}", u.id)))
+    };
+    layout(&u.name, viewer, body)
 }
 
 pub fn login(message: Option<&str>) -> String {
-    let note = message.map(|m| format!("<p class=\"error\">{}</p>", esc(m))).unwrap_or_default();
-    layout(
-        "Sign in",
-        None,
-        &format!(
-            r#"<h1>Sign in</h1>{note}
-<form method="post" action="/login"><label>API token <input type="password" name="token" autocomplete="off" required></label>
-<button>sign in</button></form>
-<p class="sub">The token is the one <code>discover board user add</code> printed. Signed in, you see your own programs' sources.</p>"#
-        ),
-    )
+    let body = html! {
+        h1 { "Sign in" }
+        @if let Some(m) = message { p.error { (m) } }
+        form method="post" action="/login" {
+            label { "API token " input type="password" name="token" autocomplete="off" required; }
+            button { "sign in" }
+        }
+        p.sub {
+            "The token is the one " code { "discover board user add" } " printed. Signed in, you see your own programs' sources."
+        }
+    };
+    layout("Sign in", None, body)
 }
 
 pub fn not_found(what: &str, viewer: Option<&User>) -> String {
-    layout("Not found", viewer, &format!("<h1>Not found</h1><p>{}</p>", esc(what)))
+    layout("Not found", viewer, html! { h1 { "Not found" } p { (what) } })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_from_data_is_escaped_and_names_are_isolated() {
+        let u = User { id: 3, name: "<script>alert(1)</script>\u{202e}".into() };
+        let html = not_found("</p><img src=x onerror=alert(1)>", Some(&u));
+        assert!(html.contains("&lt;/p&gt;&lt;img src=x onerror=alert(1)&gt;") && !html.contains("<img"), "{html}");
+        assert!(html.contains("<bdi>&lt;script&gt;alert(1)&lt;/script&gt;\u{202e}</bdi>"), "{html}");
+        let paging = Paging { page: 2, pages: 3, limit: 50, default_limit: false };
+        let nav = paging.nav("/users/3").into_string();
+        assert!(nav.contains(r#"href="/users/3?page=1&amp;limit=50""#) && nav.contains("page 2 of 3"), "{nav}");
+        assert!(Paging { page: 1, pages: 1, limit: 100, default_limit: true }.nav("/x").into_string().is_empty());
+    }
 }
 
 /// The one stylesheet (served from this origin; inline styles are forbidden).
