@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 // Every SQL string built with format! below joins constants of this file
 // (column lists, the backend's claim clause), never request data.
+use sqlx::migrate::Migrate;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 use discover_rollout::judge::{Judgement, Submission};
@@ -338,6 +339,38 @@ async fn rebuild_reads(conn: &mut sqlx::AnyConnection) -> Result<()> {
     Ok(())
 }
 
+/// The migrations of each backend, embedded at compile time.
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Record as applied, in sqlx's table, the versions a board recorded in its
+/// own `board_migrations` table before sqlx kept them; then drop that table.
+async fn adopt_legacy_migrations(conn: &mut sqlx::AnyConnection, migrator: &sqlx::migrate::Migrator) -> Result<()> {
+    // A board without the old table has nothing to adopt.
+    let Ok(legacy) = sqlx::query_scalar::<_, i64>("SELECT version FROM board_migrations").fetch_all(&mut *conn).await else {
+        return Ok(());
+    };
+    let table = migrator.table_name.as_ref();
+    let applied: Vec<i64> = conn.list_applied_migrations(table).await?.into_iter().map(|m| m.version).collect();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    for version in legacy.into_iter().filter(|v| !applied.contains(v)) {
+        let Some(m) = migrator.iter().find(|m| m.version == version) else {
+            bail!("the database has schema version {version}, newer than this discover knows; upgrade discover");
+        };
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {table} (version, description, success, checksum, execution_time) VALUES ($1, $2, TRUE, $3, 0)"
+        )))
+        .bind(version)
+        .bind(m.description.to_string())
+        .bind(m.checksum.to_vec())
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("DROP TABLE board_migrations").execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Replace a submission's stored picture (a rescore draws it again).
 async fn write_picture(conn: &mut sqlx::AnyConnection, id: i64, picture: Option<&str>) -> Result<()> {
     sqlx::query("DELETE FROM pictures WHERE submission_id = $1").bind(id).execute(&mut *conn).await?;
@@ -387,50 +420,33 @@ impl Db {
         Ok(db)
     }
 
-    /// Apply the migrations this binary knows and the database has not seen.
+    /// Apply the migrations this binary knows and the database has not seen
+    /// (sqlx's migrator, one folder of SQL files per backend, recorded in
+    /// `_sqlx_migrations`). A board made before sqlx kept them recorded its
+    /// versions in `board_migrations`: those are adopted first.
     async fn migrate(&self) -> Result<()> {
-        const MIGRATIONS: &[(i64, &str, &str)] = &[
-            (1, "board", include_str!("../migrations/0001_board.sql")),
-            (2, "fair claims, private sources, sessions", include_str!("../migrations/0002_fair_private_sessions.sql")),
-            (3, "reads that cost a page", include_str!("../migrations/0003_reads.sql")),
-        ];
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query("CREATE TABLE IF NOT EXISTS board_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)")
-            .execute(&mut *conn)
-            .await?;
-        let known: i64 = MIGRATIONS.last().map_or(0, |m| m.0);
-        for &(version, name, sql) in MIGRATIONS {
-            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM board_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *conn)
-                .await?;
-            if done.is_some() {
-                continue;
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let table = migrator.table_name.as_ref();
+        let applied = {
+            let mut conn = self.pool.acquire().await?;
+            conn.ensure_migrations_table(table).await.context("creating the migrations table")?;
+            adopt_legacy_migrations(&mut conn, migrator).await?;
+            conn.list_applied_migrations(table).await?.into_iter().map(|m| m.version).collect::<Vec<i64>>()
+        };
+        let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+        migrator.run(&self.pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::VersionMissing(v) => {
+                anyhow::anyhow!("the database has schema version {v}, newer than this discover knows ({known}); upgrade discover")
             }
-            let (id, real) = match self.backend {
-                Backend::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"),
-                Backend::Postgres => ("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION"),
-            };
-            let sql = sql.replace("{ID}", id).replace("{REAL}", real);
-            let mut tx = self.pool.begin().await?;
-            for statement in statements(&sql) {
-                sqlx::query(AssertSqlSafe(statement)).execute(&mut *tx).await.with_context(|| format!("migration {version} ({name})"))?;
-            }
-            sqlx::query("INSERT INTO board_migrations (version, name, applied_ms) VALUES ($1, $2, $3)")
-                .bind(version)
-                .bind(name)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
-            if version == 3 {
-                // Boards from before: their standings, from what is stored.
-                rebuild_reads(&mut tx).await?;
-            }
-            tx.commit().await?;
-        }
-        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM board_migrations").fetch_one(&mut *conn).await?;
-        if newest.unwrap_or(0) > known {
-            bail!("the database has schema version {}, newer than this discover knows ({known}); upgrade discover", newest.unwrap_or(0));
+            e => anyhow::Error::new(e).context("migrating the board's database"),
+        })?;
+        if !applied.contains(&3) {
+            // Version 3 keeps the read tables: a board from before gets them
+            // from what it stored (nothing to do on a new board).
+            self.rebuild_read_tables().await?;
         }
         Ok(())
     }
@@ -1039,28 +1055,6 @@ pub fn standings(problem: &ProblemRow, scored: &[SubmissionRow]) -> Vec<Standing
         .collect()
 }
 
-/// SQL statements of a migration file (split on `;` at line ends; comments dropped).
-fn statements(sql: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for line in sql.lines() {
-        let line = line.split("--").next().unwrap_or("");
-        if line.trim().is_empty() {
-            continue;
-        }
-        current.push_str(line);
-        current.push('\n');
-        if line.trim_end().ends_with(';') {
-            out.push(current.trim().trim_end_matches(';').to_string());
-            current.clear();
-        }
-    }
-    if !current.trim().is_empty() {
-        out.push(current.trim().to_string());
-    }
-    out
-}
-
 /// A database URL without its password, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -1130,9 +1124,7 @@ mod tests {
     }
 
     #[test]
-    fn migration_files_split_into_statements() {
-        let s = statements("-- a comment\nCREATE TABLE a (x INT);\n\nCREATE INDEX i ON a (x); -- trailing\n");
-        assert_eq!(s, ["CREATE TABLE a (x INT)", "CREATE INDEX i ON a (x)"]);
+    fn urls_lose_their_passwords() {
         assert_eq!(redact("postgres://board:secret@db:5432/b"), "postgres://board:***@db:5432/b");
         assert_eq!(redact("board.db"), "board.db");
     }
@@ -1190,6 +1182,47 @@ mod tests {
         db.rescore("maximize", "admin").await.unwrap();
         assert!(db.leaderboard(&p, 0, 10).await.unwrap().is_empty());
         assert!(db.improvements(&p).await.unwrap().is_empty());
+    }
+
+    /// A board made before sqlx kept its migrations (version 1, recorded in
+    /// `board_migrations`) opens: its versions are adopted, the new ones
+    /// applied, its scored submissions ranked; a database newer than this
+    /// binary is refused with a clear error.
+    #[tokio::test]
+    async fn a_board_from_before_is_adopted_and_a_newer_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db").display().to_string();
+        sqlx::any::install_default_drivers();
+        let old = AnyPool::connect(&format!("sqlite://{path}?mode=rwc")).await.unwrap();
+        let v1 = include_str!("../migrations/sqlite/0001_board.sql");
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "{v1}\nCREATE TABLE board_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL);\n\
+             INSERT INTO board_migrations VALUES (1, 'board', 0);\n\
+             INSERT INTO users (name, token_hash, created_ms) VALUES ('old', 'h', 0);\n\
+             INSERT INTO problems (id, title, direction, statement, accepts, verifier_hash, updated_ms) VALUES ('p', 'P', 'maximize', '', '{{}}', 'h', 0);\n\
+             INSERT INTO submissions (problem_id, user_id, kind, body, state, score, verifier_hash, created_ms, updated_ms, scored_ms) \
+             VALUES ('p', 1, 'solution', '{{}}', 'scored', 2.5, 'h', 1, 1, 1);"
+        )))
+        .execute(&old)
+        .await
+        .unwrap();
+        old.close().await;
+        let db = Db::open(&path, 2).await.unwrap();
+        let board = db.leaderboard(&problem("maximize"), 0, 10).await.unwrap();
+        assert_eq!(board.iter().map(|s| (s.user_name.as_str(), s.score)).collect::<Vec<_>>(), [("old", 2.5)]);
+        let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version").fetch_all(&db.pool).await.unwrap();
+        assert_eq!(versions, [1, 2, 3]);
+        assert!(sqlx::query("SELECT 1 FROM board_migrations").fetch_all(&db.pool).await.is_err(), "the old table is gone");
+        // Opening again changes nothing.
+        drop(db);
+        let db = Db::open(&path, 2).await.unwrap();
+        sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (99, 'future', TRUE, x'00', 0)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        drop(db);
+        let e = Db::open(&path, 2).await.err().unwrap();
+        assert!(format!("{e:#}").contains("schema version 99, newer than this discover knows (3)"), "{e:#}");
     }
 
     #[tokio::test]

@@ -1,5 +1,5 @@
 -- Version 2: fair claims, visibility fixed at submission time, sessions apart
--- from API tokens, pictures stored at scoring time. Placeholders as in 0001.
+-- from API tokens, pictures stored at scoring time.
 
 -- When a worker last claimed this submission: claims go to the user served
 -- longest ago (one user's queue cannot hold up everyone's).
@@ -15,7 +15,7 @@ UPDATE submissions SET source_public = (SELECT p.show_source FROM problems p WHE
 -- Sign-in sessions: the cookie holds a random session id (stored hashed),
 -- never the API token; signing out deletes the session.
 CREATE TABLE sessions (
-    id {ID},
+    id BIGSERIAL PRIMARY KEY,
     token_hash TEXT NOT NULL UNIQUE,
     user_id BIGINT NOT NULL REFERENCES users(id),
     created_ms BIGINT NOT NULL,

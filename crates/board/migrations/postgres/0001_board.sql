@@ -1,11 +1,9 @@
--- The board's schema, version 1. Written once for both backends: `{ID}` is
--- `INTEGER PRIMARY KEY AUTOINCREMENT` on SQLite and `BIGSERIAL PRIMARY KEY`
--- on PostgreSQL; `{REAL}` is `REAL` / `DOUBLE PRECISION`. Times are
--- milliseconds since the Unix epoch; flags are 0/1 integers (one set of
--- queries serves both backends).
+-- The board's schema, version 1, for PostgreSQL (migrations/sqlite/ holds the
+-- same schema for the other backend; one set of queries serves both). Times
+-- are milliseconds since the Unix epoch; flags are 0/1 integers.
 
 CREATE TABLE users (
-    id {ID},
+    id BIGSERIAL PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     token_hash TEXT NOT NULL UNIQUE,
     created_ms BIGINT NOT NULL
@@ -16,7 +14,7 @@ CREATE TABLE problems (
     title TEXT NOT NULL,
     direction TEXT NOT NULL,
     statement TEXT NOT NULL,
-    best_known {REAL},
+    best_known DOUBLE PRECISION,
     best_known_source TEXT,
     accepts TEXT NOT NULL,
     verifier_hash TEXT NOT NULL,
@@ -26,7 +24,7 @@ CREATE TABLE problems (
 );
 
 CREATE TABLE submissions (
-    id {ID},
+    id BIGSERIAL PRIMARY KEY,
     problem_id TEXT NOT NULL REFERENCES problems(id),
     user_id BIGINT NOT NULL REFERENCES users(id),
     kind TEXT NOT NULL,
@@ -34,7 +32,7 @@ CREATE TABLE submissions (
     body TEXT NOT NULL,
     idempotency_key TEXT,
     state TEXT NOT NULL,
-    score {REAL},
+    score DOUBLE PRECISION,
     reason TEXT,
     failure TEXT,
     output TEXT,
@@ -55,7 +53,7 @@ CREATE INDEX submissions_board ON submissions (problem_id, state, score);
 CREATE INDEX submissions_user ON submissions (user_id, state);
 
 CREATE TABLE audit (
-    id {ID},
+    id BIGSERIAL PRIMARY KEY,
     submission_id BIGINT NOT NULL REFERENCES submissions(id),
     at_ms BIGINT NOT NULL,
     actor TEXT NOT NULL,

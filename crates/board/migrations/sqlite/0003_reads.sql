@@ -1,6 +1,6 @@
 -- Version 3: reads that cost a page. What the public pages show is kept
 -- up to date when a submission is scored, so no page reads every scored
--- submission. Placeholders as in 0001.
+-- submission.
 
 -- Each user's best scored submission per problem and verifier (ties: the
 -- first scored), what the leaderboard pages through.
@@ -9,7 +9,7 @@ CREATE TABLE standings (
     verifier_hash TEXT NOT NULL,
     user_id BIGINT NOT NULL,
     submission_id BIGINT NOT NULL,
-    score {REAL} NOT NULL,
+    score REAL NOT NULL,
     created_ms BIGINT NOT NULL,
     scored_ms BIGINT NOT NULL,
     PRIMARY KEY (problem_id, verifier_hash, user_id)
@@ -19,11 +19,11 @@ CREATE INDEX standings_rank ON standings (problem_id, verifier_hash, score, crea
 -- Every scored submission that beat the problem's best when it was scored:
 -- the best-score-over-time plot.
 CREATE TABLE improvements (
-    id {ID},
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     problem_id TEXT NOT NULL,
     verifier_hash TEXT NOT NULL,
     submission_id BIGINT NOT NULL,
-    score {REAL} NOT NULL,
+    score REAL NOT NULL,
     scored_ms BIGINT NOT NULL
 );
 CREATE INDEX improvements_problem ON improvements (problem_id, verifier_hash, id);
