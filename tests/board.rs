@@ -589,7 +589,7 @@ fn postgres_workers_share_the_queue_and_a_killed_worker_loses_nothing() {
         let last = v["audit"].as_array().unwrap().last().unwrap()["actor"].as_str().unwrap().to_string();
         scorers.insert(last.split(':').nth(2).unwrap().to_string());
     }
-    assert_eq!(expired, 1, "the killed worker's job went back to the queue once");
+    assert_eq!(expired, 1, "the killed worker's job went back to the queue once ({expired} expiries)");
     assert!(scorers.len() >= 1);
 }
 

@@ -899,17 +899,20 @@ impl Db {
     }
 
     /// A page of a user's submissions, newest first: what a list shows,
-    /// never the bodies.
-    pub async fn user_submissions(&self, user_id: i64, offset: i64, limit: i64) -> Result<Vec<SubmissionLine>> {
+    /// never the bodies; and whether more follow (one row more is read).
+    pub async fn user_submissions(&self, user_id: i64, offset: i64, limit: i64) -> Result<(Vec<SubmissionLine>, bool)> {
         let rows = sqlx::query(
             "SELECT id, problem_id, state, score, created_ms FROM submissions WHERE user_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
         )
         .bind(user_id)
-        .bind(limit)
+        .bind(limit + 1)
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        let more = rows.len() as i64 > limit;
+        let lines = rows
+            .iter()
+            .take(limit as usize)
             .map(|r| {
                 Ok(SubmissionLine {
                     id: r.try_get("id")?,
@@ -919,7 +922,8 @@ impl Db {
                     created_ms: r.try_get("created_ms")?,
                 })
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        Ok((lines, more))
     }
 
     pub async fn audit_of(&self, id: i64) -> Result<Vec<AuditRow>> {
@@ -972,22 +976,23 @@ impl Db {
             .collect()
     }
 
-    /// How many users are on the leaderboard, and how many scored
-    /// submissions of the current verifier there are (from indexes).
-    pub async fn board_counts(&self, problem: &ProblemRow) -> Result<(i64, i64)> {
-        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM standings WHERE problem_id = $1 AND verifier_hash = $2")
+    /// How many users are on the leaderboard (the standings' rows).
+    pub async fn board_users(&self, problem: &ProblemRow) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM standings WHERE problem_id = $1 AND verifier_hash = $2")
             .bind(&problem.id)
             .bind(&problem.verifier_hash)
             .fetch_one(&self.pool)
-            .await?;
-        let scored: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM submissions WHERE problem_id = $1 AND state = 'scored' AND verifier_hash = $2",
-        )
-        .bind(&problem.id)
-        .bind(&problem.verifier_hash)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((users, scored))
+            .await?)
+    }
+
+    /// How many scored submissions of the current verifier there are (from
+    /// an index, but it counts every one: only pages that show it ask).
+    pub async fn scored_count(&self, problem: &ProblemRow) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE problem_id = $1 AND state = 'scored' AND verifier_hash = $2")
+            .bind(&problem.id)
+            .bind(&problem.verifier_hash)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// The scores that beat the problem's best when they were scored, oldest
@@ -1172,7 +1177,7 @@ mod tests {
                 kept.extend(db.leaderboard(&p, offset, 3).await.unwrap());
             }
             assert_eq!(kept, expected, "{direction}");
-            assert_eq!(db.board_counts(&p).await.unwrap().0, expected.len() as i64);
+            assert_eq!(db.board_users(&p).await.unwrap(), expected.len() as i64);
             // The improvements are the best-so-far steps, in scoring order.
             let steps: Vec<f64> = db.improvements(&p).await.unwrap().into_iter().map(|i| i.1).collect();
             assert!(steps.windows(2).all(|w| p.better(w[1], w[0])), "{direction}: {steps:?}");

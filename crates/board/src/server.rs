@@ -444,7 +444,7 @@ async fn api_problem(
     let Some(p) = app.db.problem(&id).await? else { return Err(err(StatusCode::NOT_FOUND, format!("no problem {id:?} on this board"))) };
     let board = app.db.leaderboard(&p, offset, limit).await?;
     let leader = leader(&app, &p, offset, &board).await?;
-    let (users, scored) = app.db.board_counts(&p).await?;
+    let (users, scored) = (app.db.board_users(&p).await?, app.db.scored_count(&p).await?);
     let mut v = problem_json(&p, leader.as_ref());
     v["statement"] = p.statement.clone().into();
     v["leaderboard"] = serde_json::to_value(&board).map_err(anyhow::Error::from)?;
@@ -546,10 +546,7 @@ async fn api_submission(State(app): State<Arc<App>>, Path(id): Path<i64>, header
 async fn api_user(State(app): State<Arc<App>>, Path(id): Path<i64>, Query(query): Query<PageQuery>) -> Result<Json<Value>, ApiError> {
     let (offset, limit) = query.slice().map_err(|m| err(StatusCode::BAD_REQUEST, m))?;
     let Some(u) = app.db.user(id).await? else { return Err(err(StatusCode::NOT_FOUND, format!("no user {id}"))) };
-    // One more than asked: whether there is a next slice.
-    let mut subs = app.db.user_submissions(id, offset, limit + 1).await?;
-    let more = subs.len() as i64 > limit;
-    subs.truncate(limit as usize);
+    let (subs, more) = app.db.user_submissions(id, offset, limit).await?;
     let list: Vec<Value> = subs
         .iter()
         .map(|s| json!({"id": s.id, "problem": s.problem_id, "state": s.state, "score": s.score, "created_ms": s.created_ms}))
@@ -565,7 +562,7 @@ async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Respon
     let mut list = Vec::new();
     for p in app.db.problems().await? {
         let leader = app.db.leaderboard(&p, 0, 1).await?.into_iter().next();
-        let (_, scored) = app.db.board_counts(&p).await?;
+        let scored = app.db.scored_count(&p).await?;
         list.push((p, leader, scored));
     }
     Ok(viewer_page(pages::problems(&list, viewer.as_ref()), viewer.as_ref()))
@@ -594,7 +591,7 @@ async fn problem_page(
     let viewer = viewer(&app, &headers).await?;
     let Some(p) = app.db.problem(&id).await? else { return Err(PageError(StatusCode::NOT_FOUND, format!("No problem {id} on this board."))) };
     let board = app.db.leaderboard(&p, offset, limit).await?;
-    let (users, _) = app.db.board_counts(&p).await?;
+    let users = app.db.board_users(&p).await?;
     let picture = match leader(&app, &p, offset, &board).await? {
         Some(best) => match app.db.picture_state(best.submission_id).await? {
             Some(known) => known,
@@ -711,9 +708,7 @@ async fn user_page(
     let (offset, limit) = page_slice(&query)?;
     let viewer = viewer(&app, &headers).await?;
     let Some(u) = app.db.user(id).await? else { return Err(PageError(StatusCode::NOT_FOUND, format!("No user {id}."))) };
-    let mut subs = app.db.user_submissions(id, offset, limit + 1).await?;
-    let more = subs.len() as i64 > limit;
-    subs.truncate(limit as usize);
+    let (subs, more) = app.db.user_submissions(id, offset, limit).await?;
     let page = offset / limit + 1;
     let paging = pages::Paging { page, pages: if more { page + 1 } else { page }, limit, default_limit: limit == PAGE_ROWS };
     Ok(viewer_page(pages::user(&u, &subs, &paging, viewer.as_ref()), viewer.as_ref()))
