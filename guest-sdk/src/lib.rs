@@ -61,6 +61,7 @@
 
 mod types;
 pub mod text;
+pub mod exact;
 pub mod fft;
 pub mod math;
 pub mod minimax;

@@ -37,6 +37,7 @@ pub const BUILTIN_PROBLEMS: &[&str] = &[
     "erdos-min-overlap",
     "autocorrelation-1",
     "autocorrelation-2",
+    "autocorrelation-3",
     "ahc039",
     "ahc058",
 ];

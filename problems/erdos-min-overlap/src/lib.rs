@@ -3,39 +3,55 @@
 //!
 //! A solution is the n step heights; the steps have width 2/n. A solution whose sum
 //! is not n/2 is rescaled to it (and must still lie in [0, 1]). The score is always
-//! recomputed from the heights.
+//! recomputed from the heights, exactly: the heights are integers on one dyadic
+//! grid (`discover_guest::exact`), the rescale check is an integer comparison,
+//! and C5 is a ratio of integers rounded once. A float sum that rounds to n/2
+//! cannot pass for one that is below it.
 
+use discover_guest::exact::{self, Grid, Ratio};
 use discover_guest::fft::Fft;
-use discover_guest::math::{check_range, Rng};
+use discover_guest::math::{check_range, show, Rng};
+use num_bigint::BigInt;
 use discover_guest::minimax::{prox_linear, Linearized, ProxLinear, ProxReport};
 use discover_guest::optimize::{anneal, project_box_sum, soft_max};
 use discover_guest::{export_problem, Budgets, Direction, Problem, Shape, Solution, Spec, Verdict};
 
 pub struct ErdosMinOverlap;
 
-const MAX_STEPS: u32 = 10_000;
+/// The most steps a solution may have, as on EinsteinArena: 2^21.
+pub const MAX_STEPS: u32 = 1 << 21;
 
 const STATEMENT: &str = "\
 Erdos minimum overlap problem. Find a step function h: [0, 2] -> [0, 1] with n equal steps \
 (width 2/n) whose overlap bound C5 is as small as possible.
-A solution is the list of n step heights h_0 .. h_{n-1} (2 <= n <= 10000), each in [0, 1].
+A solution is the list of n step heights h_0 .. h_{n-1} (2 <= n <= 2097152), each in [0, 1].
 The heights are rescaled so that sum h = n/2 (integral 1); after rescaling every height must \
-still lie in [0, 1].
+still lie in [0, 1], decided exactly: a sum even 1e-18 below n/2 lifts a height of 1 above 1. \
+Nonzero heights must be within 2^-107 of the largest (smaller ones carry nothing: use 0).
 Score (minimise): C5 = (2/n) * max over all 2n-1 lags k of sum_i h_i * (1 - h_{i+k}), indices \
 outside 0..n-1 absent; in numpy: (2/n) * max(np.correlate(h, 1 - h, mode='full')).
+The score is computed exactly (no rounding until the final value).
 Known values: Haugland (2016) 0.380926853 with 51 steps; AlphaEvolve 0.380923035 with 95 \
-steps; TTT-Discover 0.3808753232177188 with 600 steps.";
+steps; TTT-Discover 0.3808753232 with 600 steps; on EinsteinArena, Hyra 0.38085942236531456 \
+with 1024 steps and the record, lnzwz_AI4M_Agent 0.3808590568 with 512 steps.";
+
+/// The best known value: EinsteinArena solution 2407 after its authors'
+/// sub-ULP repair (its raw sum is 6.36e-16 short of n/2), as published. The
+/// raw vector after [`admit`]'s repair scores 0.38085905681456067, one ulp
+/// above: the lower of the two is shipped, so that nothing between them is
+/// ever called beyond the record.
+pub const BEST_KNOWN: f64 = 0.3808590568145606;
 
 impl Problem for ErdosMinOverlap {
     fn spec() -> Spec {
         Spec::new("erdos-min-overlap", "Erdos minimum overlap", Direction::Minimize)
             .statement(STATEMENT)
-            .best_known(0.3808753232177188, "TTT-Discover (2026), 600 steps")
+            .best_known(BEST_KNOWN, "lnzwz_AI4M_Agent on EinsteinArena (2026), 512 steps, after an exact sub-ULP repair")
             .shape(Shape::range(2, MAX_STEPS))
             .budgets(Budgets {
-                evaluate_fuel: 2_000_000_000,
-                evaluate_millis: 5_000,
-                memory_mib: 64,
+                evaluate_fuel: 60_000_000_000,
+                evaluate_millis: 30_000,
+                memory_mib: 512,
                 candidate_seconds: 300,
             })
     }
@@ -58,34 +74,30 @@ impl Problem for ErdosMinOverlap {
         if let Some(reason) = check_range(h, 0.0, 1.0, "h") {
             return Ok(Verdict::invalid(reason));
         }
-        let sum: f64 = h.iter().sum();
-        if sum <= 0.0 {
+        let grid = match Grid::new(h) {
+            Ok(grid) => grid,
+            Err(e) => return Ok(Verdict::invalid(format!("h: {e}"))),
+        };
+        let sum = grid.sum();
+        if sum == BigInt::from(0) {
             return Ok(Verdict::invalid("every step is zero: h cannot have integral 1"));
         }
-        let target = n as f64 / 2.0;
-        let factor = target / sum;
-        let scaled: Vec<f64> = if sum == target { h.clone() } else { h.iter().map(|v| v * factor).collect() };
-        if let Some(reason) = check_range(&scaled, 0.0, 1.0, "h") {
-            return Ok(Verdict::invalid(format!(
-                "after rescaling to sum n/2 = {target} (factor {factor:.6}), {reason}"
-            )));
+        if let Some(reason) = rescale_check(h, &grid, &sum) {
+            return Ok(Verdict::invalid(reason));
         }
-        Ok(Verdict::valid(c5(&scaled)).metric("steps", n as f64).metric("rescale_factor", factor))
+        let c5 = exact_c5(&grid, &sum);
+        let (lower, upper) = c5.bracket();
+        let factor = n as f64 / 2.0 / h.iter().sum::<f64>();
+        Ok(Verdict::valid(c5.to_f64())
+            .metric("steps", n as f64)
+            .metric("rescale_factor", factor)
+            .metric("score_lower", lower)
+            .metric("score_upper", upper))
     }
 
     fn repair(solution: &Solution) -> Option<Solution> {
-        let mut h: Vec<f64> = solution
-            .values
-            .iter()
-            .map(|v| if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.5 })
-            .collect();
-        if h.len() < 2 {
-            h.resize(2, 0.5);
-        }
-        if h.iter().all(|&v| v == 0.0) {
-            h.iter_mut().for_each(|v| *v = 0.5);
-        }
-        Some(Solution::new(h))
+        let h: Vec<f64> = solution.values.iter().map(|v| if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.5 }).collect();
+        Some(Solution::new(admit(h)))
     }
 
     /// Projected Adam on a soft maximum over the lags, annealed, then prox-linear
@@ -115,10 +127,14 @@ impl Problem for ErdosMinOverlap {
             (polished, report) if report.end < report.start => settle(polished).unwrap_or(best),
             _ => best,
         };
-        // The start may already beat the refined point (a projected start can be worse).
-        let start_score = Self::evaluate(&Solution::new(start.clone())).ok().filter(|v| v.valid).and_then(|v| v.score);
-        match start_score {
-            Some(s) if s <= c5(&best) => Some(Solution::new(start)),
+        // The projection holds the sum only to rounding: admit it exactly.
+        let best = admit(best);
+        // The start may already beat the refined point (a projected start can
+        // be worse); both judged as the verifier judges them.
+        let score = |h: &[f64]| Self::evaluate(&Solution::new(h.to_vec())).ok().filter(|v| v.valid).and_then(|v| v.score);
+        match (score(&start), score(&best)) {
+            (Some(s), Some(b)) if s <= b => Some(Solution::new(start)),
+            (Some(_), None) => Some(Solution::new(start)),
             _ => Some(Solution::new(best)),
         }
     }
@@ -135,6 +151,116 @@ fn overlaps(h: &[f64], fft: &mut Fft) -> Vec<f64> {
     let reversed: Vec<f64> = h.iter().rev().copied().collect();
     let g: Vec<f64> = h.iter().map(|v| 1.0 - v).collect();
     fft.convolve(&reversed, &g)
+}
+
+/// Whether the exact rescale to sum n/2 keeps every height at most 1:
+/// `h_i (n/2) / sum h <= 1` is, on the grid, `n H_i <= 2 S`. `None` if it does.
+fn rescale_check(h: &[f64], grid: &Grid, sum: &BigInt) -> Option<String> {
+    let n = h.len();
+    let top = grid.argmax()?;
+    let lifted = BigInt::from(n as u64) * grid.int(top);
+    let twice = BigInt::from(2) * sum;
+    if lifted <= twice {
+        return None;
+    }
+    // factor - 1 = (n/2 - sum h) / sum h = (n - 2S') / 2S' with S' = S 2^E; on
+    // the grid: (n 2^-E - 2S) / 2S, shown from the float sum where it is far
+    // from 1 and exactly where it is not.
+    let float_factor = n as f64 / 2.0 / h.iter().sum::<f64>();
+    let factor = if (float_factor - 1.0).abs() > 1e-6 {
+        format!("{float_factor:.6}")
+    } else {
+        let n_on_grid = grid_scaled(n as u64, grid.exponent);
+        let gap = Ratio::new(n_on_grid.0 - &twice * &n_on_grid.1, &twice * &n_on_grid.1).to_f64();
+        format!("1 + {}", show(gap))
+    };
+    let excess = Ratio::new(lifted - &twice, twice).to_f64();
+    Some(format!(
+        "after rescaling to sum n/2 = {} (factor {factor}), h[{top}] = {} is above 1 by {}",
+        n as f64 / 2.0,
+        show(h[top] * float_factor.max(1.0)),
+        show(excess)
+    ))
+}
+
+/// `n 2^-e` as a ratio `(num, den)` of integers.
+fn grid_scaled(n: u64, e: i32) -> (BigInt, BigInt) {
+    if e <= 0 {
+        (BigInt::from(n) << (-e) as usize, BigInt::from(1))
+    } else {
+        (BigInt::from(n), BigInt::from(1) << e as usize)
+    }
+}
+
+/// C5 exactly: `max_k (2 S R_k - n CORR_k) / (2 S^2)` over all shifts k, with
+/// `CORR_k = sum_i H_i H_{i+k}` and `R_k` the sum of the `H_i` whose partner
+/// `i + k` exists: the rescaled overlap `sum h'_i (1 - h'_{i+k})` with
+/// `h'_i = n H_i / 2S`, times `2/n`.
+pub fn exact_c5(grid: &Grid, sum: &BigInt) -> Ratio {
+    let n = grid.len();
+    let prefix = grid.prefix_sums();
+    let (twice_sum, n_big) = (BigInt::from(2) * sum, BigInt::from(n as u64));
+    let mut best: Option<BigInt> = None;
+    exact::correlate(grid, grid, |k, corr| {
+        let r = if k >= 0 { prefix[n - k as usize].clone() } else { sum - &prefix[(-k) as usize] };
+        let value = &twice_sum * r - &n_big * corr;
+        if best.as_ref().is_none_or(|b| value > *b) {
+            best = Some(value);
+        }
+    })
+    .expect("the shape caps the length below the transform limit");
+    Ratio::new(best.unwrap(), BigInt::from(2) * sum * sum)
+}
+
+/// `h` (heights in [0, 1], not all zero) made admissible exactly: the float
+/// rescale to sum n/2 first (a few rounds, clamped), then, while the exact sum
+/// still falls short (so the exact rescale would lift a height of 1 above
+/// 1), the largest height below the top is raised one ulp at a time: a change
+/// of about 1e-16 per ulp, far below any score digit that matters. The
+/// repair EinsteinArena's record needed (its sum was 6.36e-16 short).
+pub fn admit(mut h: Vec<f64>) -> Vec<f64> {
+    if h.len() < 2 {
+        h.resize(2, 0.5);
+    }
+    if h.iter().all(|&v| v == 0.0) {
+        h.iter_mut().for_each(|v| *v = 0.5);
+    }
+    let mut h = if Grid::new(&h).is_ok() { h } else { snap(h) };
+    let ok = |h: &[f64]| {
+        let grid = Grid::new(h).expect("snapped");
+        let sum = grid.sum();
+        sum != BigInt::from(0) && rescale_check(h, &grid, &sum).is_none()
+    };
+    let half = h.len() as f64 / 2.0;
+    for _ in 0..4 {
+        if ok(&h) {
+            return h;
+        }
+        let factor = half / h.iter().sum::<f64>();
+        if (factor - 1.0).abs() < 1e-12 {
+            // Close enough that a float rescale would only move every height
+            // by rounding: leave the rest to the ulp steps below.
+            break;
+        }
+        h.iter_mut().for_each(|v| *v = (*v * factor).min(1.0));
+    }
+    for _ in 0..4 * h.len() + 64 {
+        if ok(&h) {
+            return h;
+        }
+        let top = h.iter().fold(0.0f64, |m, &v| m.max(v));
+        let Some(j) = (0..h.len()).filter(|&i| h[i] < top).max_by(|&a, &b| h[a].total_cmp(&h[b])) else { break };
+        h[j] = exact::next_up(h[j]).min(top);
+    }
+    if ok(&h) { h } else { vec![0.5; h.len()] }
+}
+
+/// Zero the heights too far below the largest for an exact grid.
+fn snap(mut h: Vec<f64>) -> Vec<f64> {
+    let top = h.iter().fold(0.0f64, |m, &v| m.max(v));
+    let floor = top * 2f64.powi(-(exact::MAX_GRID_BITS as i32 - 54));
+    h.iter_mut().filter(|v| **v < floor).for_each(|v| *v = 0.0);
+    h
 }
 
 /// [`c5`] from FFT overlaps, within ~1e-15 relative: what refine tracks.
@@ -209,6 +335,10 @@ fn settle(mut h: Vec<f64>) -> Option<Vec<f64>> {
         return Some(h);
     }
     h.iter_mut().for_each(|v| *v = v.min(1.0 - 4.0 * f64::EPSILON));
+    if valid(&h) {
+        return Some(h);
+    }
+    let h = admit(h);
     valid(&h).then_some(h)
 }
 
@@ -234,6 +364,61 @@ mod tests {
 
     fn eval(v: Vec<f64>) -> Verdict {
         ErdosMinOverlap::evaluate(&Solution::new(v)).unwrap()
+    }
+
+
+    fn fixture(name: &str) -> Vec<f64> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/fixtures").join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+    }
+
+    fn exact(h: &[f64]) -> Ratio {
+        let grid = Grid::new(h).unwrap();
+        exact_c5(&grid, &grid.sum())
+    }
+
+    #[test]
+    fn hyras_record_is_admissible_and_scores_its_certificate() {
+        // Its exact sum is above n/2: the rescale shrinks every height. The
+        // float check of the previous verifier said h[348] = 1.0000000000000013.
+        let h = fixture("erdos_hyra_1024.json");
+        let verdict = eval(h.clone());
+        assert!(verdict.valid, "{:?}", verdict.reason);
+        assert_eq!(exact(&h).decimal(19), "0.3808594223653146192");
+        assert_eq!(verdict.score, Some(exact(&h).to_f64()));
+        assert_eq!(verdict.score, Some(0.3808594223653146));
+    }
+
+    #[test]
+    fn a_sum_that_rounds_to_n_over_2_but_falls_short_is_refused_then_admitted_exactly() {
+        // EinsteinArena's record as submitted: float sum == n/2, exact sum 6.36e-16 short.
+        let raw = fixture("erdos_lnzwz_raw_512.json");
+        // numpy's pairwise float sum gives exactly 256.0; ours, left to right,
+        // is off by an ulp the other way. Only the exact sum decides.
+        assert!((raw.iter().sum::<f64>() - 256.0).abs() < 1e-12);
+        let grid = Grid::new(&raw).unwrap();
+        let (num, den) = grid_scaled(512, grid.exponent);
+        assert!(BigInt::from(2) * grid.sum() * &den < num, "the exact sum is below n/2");
+        let reason = eval(raw.clone()).reason.expect("refused as submitted");
+        assert!(reason.starts_with("after rescaling to sum n/2 = 256 (factor 1 + 2.48"), "{reason}");
+        assert!(reason.contains("is above 1 by 2.48"), "{reason}");
+        // The exact repair admits it, changing the score below its 16th digit.
+        let admitted = admit(raw.clone());
+        let verdict = eval(admitted.clone());
+        assert!(verdict.valid, "{:?}", verdict.reason);
+        assert_eq!(verdict.score, Some(0.38085905681456067));
+        assert!(verdict.score.unwrap() >= BEST_KNOWN && verdict.score.unwrap() - BEST_KNOWN < 1e-16);
+        let changed = raw.iter().zip(&admitted).filter(|(a, b)| a != b).count();
+        let moved = raw.iter().zip(&admitted).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert!(changed <= 16 && moved < 1e-15, "{changed} heights moved, by at most {moved:e}");
+        assert_eq!(ErdosMinOverlap::repair(&Solution::new(raw)).unwrap().values, admitted);
+        // A small hand-made case: 1/2 + 2^-54 below n/2 with a height of 1.
+        let mut h = vec![1.0, 0.0, 0.5, 0.5];
+        h[2] -= 2f64.powi(-53);
+        assert!(!eval(h.clone()).valid);
+        assert!(eval(admit(h)).valid);
     }
 
     #[test]
