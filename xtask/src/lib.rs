@@ -19,15 +19,32 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
-/// The record constructions in `tests/data/fixtures/` (sources in
-/// docs/problems.md), each with the problem that judges it: checked by the
-/// tests, and the starts of `cargo xtask bench records --init`.
-pub const RECORD_FIXTURES: [(&str, &str); 5] = [
+/// The record constructions in `tests/data/fixtures/` (sources in its
+/// SOURCES.md and docs/problems.md), each with the problem that judges it:
+/// valid as they are, checked by the tests, and the starts of `cargo xtask
+/// bench records --init`.
+pub const RECORD_FIXTURES: [(&str, &str); 12] = [
     ("erdos-min-overlap", "erdos_haugland_51.json"),
     ("erdos-min-overlap", "erdos_alphaevolve_95.json"),
+    ("erdos-min-overlap", "erdos_hyra_1024.json"),
     ("autocorrelation-1", "ac1_prev_human_208.json"),
     ("autocorrelation-1", "ac1_alphaevolve_1319.json"),
+    ("autocorrelation-1", "ac1_hyra_90000.json"),
     ("autocorrelation-2", "ac2_alphaevolve_50000.json"),
+    ("autocorrelation-2", "ac2_hyra_524288.json"),
+    ("autocorrelation-3", "ac3_alphaevolve_400.json"),
+    ("autocorrelation-3", "ac3_organon_100000.json"),
+    ("circle-packing-26", "cp26_alphaevolve_repaired.json"),
+    ("circle-packing-32", "cp32_alphaevolve_repaired.json"),
+];
+
+/// Published constructions that exact verification refuses as published,
+/// each with its problem: `discover refine` repairs them (the circle
+/// packings' repairs are among [`RECORD_FIXTURES`]).
+pub const UNREPAIRED_FIXTURES: [(&str, &str); 3] = [
+    ("circle-packing-26", "cp26_alphaevolve_raw.json"),
+    ("circle-packing-32", "cp32_alphaevolve_raw.json"),
+    ("erdos-min-overlap", "erdos_lnzwz_raw_512.json"),
 ];
 
 /// The built-in problems, embedded in the `discover` binary.

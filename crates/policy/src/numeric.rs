@@ -45,6 +45,13 @@
 //! advantages, the policy upsamples more often. Off unless enabled with
 //! [`Numeric::with_upsampling`].
 //!
+//! The other direction: with [`Numeric::with_downsampling`] a proposal that
+//! does not upsample may halve the resolution of a long start, averaging
+//! each pair of steps (`v ~ B(q)`, `q = sigmoid(mu)`, `d mu = v - q`), and
+//! refine then polishes the coarser state. The record holders' notes say
+//! "resolution is not monotonic": a fine record pooled down and polished
+//! searched faster than the record itself. Off by default.
+//!
 //! **Deepening.** Late in a run the search stalls: sigma has collapsed, and
 //! every rollout is one more short refine of nearly the same point (the Erdos
 //! hour found nothing in its last 25 minutes). A long refine of the best state
@@ -126,6 +133,25 @@ pub struct Upsampling {
     pub logit: f64,
 }
 
+/// Halving the resolution of long step-function starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Downsampling {
+    /// Only starts of at least this many steps are halved.
+    pub min_len: usize,
+    /// mu: the downsampling probability is sigmoid(mu).
+    pub logit: f64,
+}
+
+/// The starting downsampling probability: one proposal in eight, so that
+/// most of a run's rollouts still search at the start's resolution.
+const INITIAL_DOWNSAMPLE: f64 = 0.125;
+
+/// Each pair of steps replaced by its mean (a last odd step kept): the same
+/// integral, half the resolution.
+pub fn average_pool(values: &[f64]) -> Vec<f64> {
+    values.chunks(2).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect()
+}
+
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
@@ -139,6 +165,8 @@ pub struct Numeric {
     log_sigma: Vec<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     upsampling: Option<Upsampling>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    downsampling: Option<Downsampling>,
     /// tau: the spread of each proposal's log-scale around `log_sigma` (0: none).
     #[serde(default, skip_serializing_if = "is_zero")]
     spread: f64,
@@ -157,6 +185,8 @@ struct Draw {
     z: Vec<f64>,
     /// Whether it upsampled (None: not a choice).
     up: Option<bool>,
+    /// Whether it downsampled (None: not a choice).
+    down: Option<bool>,
     /// eps, its log-scale draw (None: spread off).
     eps: Option<f64>,
     /// The refine effort multiple it asked for.
@@ -177,6 +207,7 @@ impl Numeric {
             shift: vec![0.0; blocks],
             log_sigma: vec![init_sigma.ln(); blocks],
             upsampling: None,
+            downsampling: None,
             spread: 0.0,
             deepening: None,
             noise: HashMap::new(),
@@ -217,6 +248,20 @@ impl Numeric {
         let logit = (INITIAL_UPSAMPLE / (1.0 - INITIAL_UPSAMPLE)).ln();
         self.upsampling = (max_len > 0).then_some(Upsampling { max_len, logit });
         self
+    }
+
+    /// Let proposals that do not upsample halve the resolution of starts of
+    /// at least `min_len` steps ([`average_pool`]; see the module doc);
+    /// `min_len` 0 leaves it off.
+    pub fn with_downsampling(mut self, min_len: usize) -> Numeric {
+        let logit = (INITIAL_DOWNSAMPLE / (1.0 - INITIAL_DOWNSAMPLE)).ln();
+        self.downsampling = (min_len > 0).then_some(Downsampling { min_len: min_len.max(2), logit });
+        self
+    }
+
+    /// The current probability that a proposal downsamples (None: off).
+    pub fn downsample_probability(&self) -> Option<f64> {
+        self.downsampling.as_ref().map(|d| sigmoid(d.logit))
     }
 
     /// The current probability that a proposal upsamples (None: off).
@@ -275,13 +320,24 @@ impl Policy for Numeric {
         // Built only where a proposal may use it (never for circle packings).
         let doubled: Vec<f64> =
             if upsample.is_some() { original.iter().flat_map(|&v| [v, v]).collect() } else { Vec::new() };
+        let downsample =
+            self.downsampling.as_ref().filter(|d| original.len() >= d.min_len).map(|d| sigmoid(d.logit));
+        let halved: Vec<f64> = if downsample.is_some() { average_pool(original) } else { Vec::new() };
         let effort_scale = self.deepening.as_ref().map_or(1, |d| d.effort_scale(step));
         Ok((0..k)
             .map(|rollout| {
                 let up = upsample.map(|p| rng.next_f64() < p);
+                // Drawn only where it is a choice, so runs without it see the same numbers as before.
+                let down = downsample.filter(|_| up != Some(true)).map(|q| rng.next_f64() < q);
                 // Drawn only with a spread, so runs without one see the same numbers as before.
                 let eps = (self.spread > 0.0).then(|| rng.normal());
-                let s = if up == Some(true) { &doubled } else { original };
+                let s = if up == Some(true) {
+                    &doubled
+                } else if down == Some(true) {
+                    &halved
+                } else {
+                    original
+                };
                 let noise: Vec<f64> = s.iter().map(|_| rng.normal()).collect();
                 let log_scale = self.spread * eps.unwrap_or(0.0);
                 let values = s
@@ -293,7 +349,7 @@ impl Policy for Numeric {
                         si + scale * (self.shift[b] + (self.log_sigma[b] + log_scale).exp() * z)
                     })
                     .collect();
-                self.noise.insert(RolloutId::new(step, group, rollout), Draw { z: noise, up, eps, effort_scale });
+                self.noise.insert(RolloutId::new(step, group, rollout), Draw { z: noise, up, down, eps, effort_scale });
                 Action::Values { values, effort_scale }
             })
             .collect())
@@ -313,8 +369,10 @@ impl Policy for Numeric {
         }
         let (mut d_shift, mut d_log_sigma, mut d_logit) = (vec![0.0; blocks], vec![0.0; blocks], 0.0);
         let p = self.upsample_probability().unwrap_or(0.0);
+        let q = self.downsample_probability().unwrap_or(0.0);
+        let mut d_down = 0.0;
         for (id, advantage) in batch {
-            let Some(Draw { z: noise, up, eps, .. }) = self.noise.get(id) else { continue };
+            let Some(Draw { z: noise, up, down, eps, .. }) = self.noise.get(id) else { continue };
             if !advantage.is_finite() || noise.is_empty() {
                 continue;
             }
@@ -322,6 +380,9 @@ impl Policy for Numeric {
             if let Some(up) = up {
                 // d log P(u) / d lambda = u - p.
                 d_logit += advantage * (if *up { 1.0 } else { 0.0 } - p);
+            }
+            if let Some(down) = down {
+                d_down += advantage * (if *down { 1.0 } else { 0.0 } - q);
             }
             let (mut sum_z, mut sum_z2, mut count) = (vec![0.0; blocks], vec![0.0; blocks], vec![0usize; blocks]);
             for (i, z) in noise.iter().enumerate() {
@@ -345,6 +406,9 @@ impl Policy for Numeric {
         }
         if let Some(u) = self.upsampling.as_mut() {
             u.logit = (u.logit + self.lr * d_logit / norm).clamp(-MAX_LOGIT, MAX_LOGIT);
+        }
+        if let Some(d) = self.downsampling.as_mut() {
+            d.logit = (d.logit + self.lr * d_down / norm).clamp(-MAX_LOGIT, MAX_LOGIT);
         }
         Ok(serde_json::to_value(NumericUpdate::Stepped {
             sigma: self.sigmas(),
@@ -489,6 +553,45 @@ mod tests {
                 assert_eq!(v, 1.0 + 1.0 * (0.1f64.ln()).exp() * rng.normal());
             }
         }
+    }
+
+    #[test]
+    fn downsampled_proposals_pool_pairs_and_rewarding_them_makes_them_likelier() {
+        assert_eq!(average_pool(&[1.0, 3.0, 2.0, 2.0, 5.0]), vec![2.0, 2.0, 5.0]);
+        let mut p = Numeric::new(1, 1e-9, 0.5).with_downsampling(8);
+        let before = p.downsample_probability().unwrap();
+        let s = start((0..16).map(|i| i as f64).collect());
+        let mut rng = Rng::new(3);
+        let actions = p.sample(1, 0, &s, 64, &mut rng).unwrap();
+        let lengths: Vec<usize> = actions
+            .iter()
+            .map(|a| match a {
+                Action::Values { values, .. } => values.len(),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert!(lengths.iter().all(|&n| n == 16 || n == 8), "{lengths:?}");
+        let halved = lengths.iter().filter(|&&n| n == 8).count();
+        assert!(halved > 0 && halved < 64, "{halved} of 64 halved");
+        // Reward the halved ones: the probability rises.
+        let batch: Vec<(RolloutId, f64)> = lengths
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (RolloutId::new(1, 0, i), if n == 8 { 1.0 } else { -0.2 }))
+            .collect();
+        p.update(&batch).unwrap();
+        assert!(p.downsample_probability().unwrap() > before);
+        // A start below the threshold is never halved, and off means off.
+        let short = start(vec![1.0; 6]);
+        for a in p.sample(2, 0, &short, 16, &mut rng).unwrap() {
+            let Action::Values { values, .. } = a else { unreachable!() };
+            assert_eq!(values.len(), 6);
+        }
+        assert_eq!(Numeric::new(1, 0.1, 0.1).with_downsampling(0).downsample_probability(), None);
+        // It survives a checkpoint.
+        let mut q = Numeric::new(1, 0.5, 0.5);
+        q.restore(&p.checkpoint()).unwrap();
+        assert_eq!(q.downsample_probability(), p.downsample_probability());
     }
 
     #[test]

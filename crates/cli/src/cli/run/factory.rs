@@ -42,6 +42,7 @@ impl RunConfig {
         Ok(match self.policy {
             PolicyKind::Numeric => Box::new(
                 Numeric::for_shape(&spec.shape, self.sigma, self.lr, self.upsample_to)
+                    .with_downsampling(if resizable(&spec.shape) { self.downsample_from.unwrap_or(0) } else { 0 })
                     .with_spread(self.sigma_spread)
                     .with_deepening(self.deepen),
             ),
@@ -130,4 +131,10 @@ impl LlmConfig {
         let runtime = PythonCandidates::new(Arc::new(runtime), pool)?;
         Ok(Programs { runtime: Arc::new(runtime), limits, budget_seconds })
     }
+}
+
+/// Whether a problem's solutions are step functions of free length, the
+/// only ones whose resolution a proposal may change.
+fn resizable(shape: &crate::problem::Shape) -> bool {
+    shape.multiple_of == 1 && shape.min_len < shape.max_len
 }

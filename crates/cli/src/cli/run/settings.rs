@@ -128,6 +128,13 @@ pub struct RunArgs {
     /// the problem's limit if lower].
     #[arg(long, value_name = "N")]
     pub(crate) upsample_to: Option<usize>,
+    /// Numeric policy on step functions of free length: proposals from
+    /// starts of at least N steps may instead halve the resolution (each pair
+    /// of steps averaged; a learned probability, 1/8 at first), which refine
+    /// then polishes: a fine record searched from coarser states. Useful with
+    /// `--init` on a record of 100,000+ steps [default: off].
+    #[arg(long, value_name = "N")]
+    pub(crate) downsample_from: Option<usize>,
     /// Numeric policy: after N steps without a new best, refine proposals
     /// with twice the --effort, four times after 2N, up to 8 times, until a
     /// new best is found (a stalled run then spends its time on longer
@@ -443,6 +450,9 @@ pub struct RunConfig {
     /// `--upsample-to`; absent: the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upsample_to: Option<usize>,
+    /// `--downsample-from`; absent or 0: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downsample_from: Option<usize>,
     /// `--deepen`; absent or 0: off.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub deepen: u32,
@@ -506,6 +516,9 @@ impl RunArgs {
             if self.policy != PolicyKind::Numeric {
                 bail!("--sigma-spread is a setting of the numeric policy, not of --policy {:?}", self.policy);
             }
+        }
+        if self.downsample_from.is_some_and(|n| n > 0) && self.policy != PolicyKind::Numeric {
+            bail!("--downsample-from is a setting of the numeric policy, not of --policy {:?}", self.policy);
         }
         if self.deepen.is_some_and(|n| n > 0) && self.policy != PolicyKind::Numeric {
             bail!("--deepen is a setting of the numeric policy, not of --policy {:?}", self.policy);
@@ -571,6 +584,7 @@ impl RunArgs {
             executor: self.executor_config()?,
             packs: Vec::new(),
             upsample_to: self.upsample_to,
+            downsample_from: self.downsample_from,
             deepen: self.deepen.unwrap_or(0),
         })
     }
