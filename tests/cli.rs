@@ -48,7 +48,7 @@ fn problems_lists_every_builtin() {
     assert!(text.starts_with("ID "));
     for (id, dir, best) in [
         ("circle-packing-26", "maximize", "2.6359830849176067"),
-        ("circle-packing-32", "maximize", "2.9395727712063233"),
+        ("circle-packing-32", "maximize", "2.939572771206323"),
         ("erdos-min-overlap", "minimize", "0.3808590568145606"),
         ("autocorrelation-1", "minimize", "1.5028503020710078"),
         ("autocorrelation-2", "maximize", "0.9629011010961757"),

@@ -540,6 +540,19 @@ impl Ratio {
     }
 }
 
+/// The sum of finite doubles, exactly, rounded once to the nearest double
+/// (any span of magnitudes: the integers grow with it, the count stays small).
+pub fn sum(values: &[f64]) -> f64 {
+    let parts: Vec<(i64, i32)> = values.iter().map(|&v| decompose(v)).filter(|(m, _)| *m != 0).collect();
+    let Some(low) = parts.iter().map(|p| p.1).min() else { return 0.0 };
+    let total: BigInt = parts.iter().map(|&(m, e)| BigInt::from(m) << (e - low) as usize).sum();
+    if low >= 0 {
+        Ratio::new(total << low as usize, BigInt::from(1)).to_f64()
+    } else {
+        Ratio::new(total, BigInt::from(1) << (-low) as usize).to_f64()
+    }
+}
+
 /// A finite double as an exact ratio.
 pub fn float_to_ratio(v: f64) -> Ratio {
     let (m, e) = decompose(v);
@@ -700,5 +713,15 @@ mod tests {
         assert!(lo < hi && r(1, 3).cmp_f64(lo).is_gt() && r(1, 3).cmp_f64(hi).is_lt());
         assert_eq!(r(3, 4).bracket(), (0.75, 0.75));
         assert!(r(1, 3).lt(&r(1, 2)) && !r(1, 2).lt(&r(1, 3)));
+        // An exact sum rounds once: float addition drops each 2^-54 in turn.
+        let tiny = 2f64.powi(-54);
+        assert_eq!([1.0, tiny, tiny, tiny].iter().sum::<f64>(), 1.0);
+        assert_eq!(sum(&[1.0, tiny, tiny, tiny]), next_up(1.0));
+        assert_eq!(sum(&[1.0, tiny, tiny]), 1.0, "a tie, to even");
+        // 0.1 + 0.2 - 0.3 over the doubles' real values is 2^-55; in floats, twice that.
+        assert_eq!(sum(&[0.1, 0.2, -0.3]), 2f64.powi(-55));
+        assert_eq!(0.1 + 0.2 - 0.3, 2f64.powi(-54));
+        assert_eq!(sum(&[]), 0.0);
+        assert_eq!(sum(&[1e-300, 1e300, -1e300]), 1e-300);
     }
 }

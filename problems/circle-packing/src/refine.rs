@@ -5,7 +5,9 @@
 //! `-sum r + (mu / 2) sum violation^2` for a rising sequence of penalty weights
 //! `mu`. Each stage starts from the previous stage's point; the last leaves
 //! violations of order 1/mu, which [`repair`](super::repair) removes by shrinking
-//! radii until every constraint holds exactly (costing about 1/mu per contact).
+//! radii until every constraint holds exactly (costing about 1/mu per contact),
+//! and [`inflate`](super::inflate) grows each radius back to the largest double
+//! that still fits exactly.
 
 use discover_guest::optimize::lbfgs;
 
@@ -23,12 +25,14 @@ pub fn refine(n: usize, v: &[f64], effort: u32) -> Vec<f64> {
     for mu in PENALTIES {
         lbfgs(&mut z, |z, g| penalty(n, z, g, mu), 12, per_stage, 1e-13);
     }
-    let out = super::repair(n, &z);
+    let out = super::inflate(&super::repair(n, &z));
+    let start = super::inflate(&start);
     if radii_sum(&out) >= radii_sum(&start) { out } else { start }
 }
 
 fn radii_sum(v: &[f64]) -> f64 {
-    v.chunks_exact(3).map(|c| c[2]).sum()
+    let radii: Vec<f64> = v.chunks_exact(3).map(|c| c[2]).collect();
+    discover_guest::exact::sum(&radii)
 }
 
 /// `-sum r + (mu / 2) sum max(0, violation)^2` and its gradient.
