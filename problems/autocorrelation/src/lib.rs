@@ -196,7 +196,9 @@ impl<I: Inequality> Problem for Autocorrelation<I> {
             .budgets(Budgets {
                 evaluate_fuel: 60_000_000_000,
                 evaluate_millis: 30_000,
-                memory_mib: 64,
+                // 2^21 steps: the grid, the transforms of up to twelve primes
+                // (16 MiB each) and the FFT plans of refine.
+                memory_mib: 1024,
                 candidate_seconds: 600,
             })
     }
@@ -293,21 +295,50 @@ const LBFGS_TEMPERATURES: [f64; 8] = [1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 1e-6, 1e-7, 
 /// Adam at the boundary ("exp peak-locks"). Returns the best point seen
 /// between phases, the start included.
 pub fn lbfgs_refine<I: Inequality>(a: &[f64], iterations: usize) -> Vec<f64> {
+    lbfgs_refine_within::<I>(a, iterations, REFINE_WORK).0
+}
+
+/// The work one refine may do, in units of `N log2 N` for FFT plans of
+/// length `N`, each surrogate evaluation one unit per element (one unit is
+/// about 270 fuel in the sandbox: AC1 at 1319 steps, 205 evaluations, 2.75e9
+/// fuel). 5e8 units is about 135e9 fuel, inside the 200e9 the host gives a
+/// refine, so a refine asked for more work than fits ends early with the best
+/// state it has instead of running out of fuel with none (before, `discover
+/// refine` of the 90,000-step AC1 record at `--effort 4000` failed so).
+pub const REFINE_WORK: f64 = 5e8;
+
+/// [`lbfgs_refine`] with a work budget (units of [`REFINE_WORK`]); also
+/// returns the number of surrogate evaluations it made.
+pub fn lbfgs_refine_within<I: Inequality>(a: &[f64], iterations: usize, work: f64) -> (Vec<f64>, usize) {
     let n = a.len();
     let to_heights = |v: &[f64]| -> Vec<f64> {
         if I::SIGNED { v.to_vec() } else { v.iter().map(|x| (x * x).min(MAX_HEIGHT)).collect() }
     };
     let mut v: Vec<f64> = if I::SIGNED { a.to_vec() } else { a.iter().map(|x| x.max(0.0).sqrt()).collect() };
     let (mut fft, mut tracking) = (Fft::new(2 * n - 1), Fft::new(2 * n - 1));
+    let plan = fft.len() as f64;
+    // Each surrogate evaluation and each tracked loss: a few transforms.
+    let per_eval = plan * plan.log2().max(1.0);
+    let max_evals = ((work / per_eval) as usize).max(2);
+    let mut evaluations = 1usize;
     let mut score = |a: &[f64]| if check_heights::<I>(a).is_none() { loss::<I>(a, &mut tracking) } else { f64::INFINITY };
     let mut best = (score(a), a.to_vec());
-    let temperatures = LBFGS_TEMPERATURES;
-    let per_phase = (iterations / temperatures.len()).max(1);
+    let per_phase = (iterations / LBFGS_TEMPERATURES.len()).max(1);
     let mut grad_a = vec![0.0; n];
-    for &t in &temperatures {
+    for &t in &LBFGS_TEMPERATURES {
+        if evaluations >= max_evals {
+            break;
+        }
         lbfgs(
             &mut v,
             |v, g| {
+                if evaluations >= max_evals {
+                    // Out of work: no step can be accepted, so L-BFGS stops
+                    // at its last accepted point.
+                    g.iter_mut().for_each(|x| *x = 0.0);
+                    return f64::INFINITY;
+                }
+                evaluations += 1;
                 let a = to_heights(v);
                 let value = I::surrogate(&a, t, &mut fft, &mut grad_a);
                 for j in 0..n {
@@ -320,6 +351,7 @@ pub fn lbfgs_refine<I: Inequality>(a: &[f64], iterations: usize) -> Vec<f64> {
             0.0,
         );
         let a = to_heights(&v);
+        evaluations += 1;
         let s = score(&a);
         if s < best.0 {
             best = (s, a);
@@ -328,7 +360,7 @@ pub fn lbfgs_refine<I: Inequality>(a: &[f64], iterations: usize) -> Vec<f64> {
             v = if I::SIGNED { best.1.clone() } else { best.1.iter().map(|x| x.sqrt()).collect() };
         }
     }
-    best.1
+    (best.1, evaluations)
 }
 
 /// The smallest height `I` allows.
