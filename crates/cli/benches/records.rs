@@ -23,12 +23,13 @@ use std::process::Command;
 use discover::engine::{Event, RunDir};
 use discover::problem::Direction;
 
-const PROBLEMS: [(&str, Direction); 5] = [
+const PROBLEMS: [(&str, Direction); 6] = [
     ("circle-packing-26", Direction::Maximize),
     ("circle-packing-32", Direction::Maximize),
     ("erdos-min-overlap", Direction::Minimize),
     ("autocorrelation-1", Direction::Minimize),
     ("autocorrelation-2", Direction::Maximize),
+    ("autocorrelation-3", Direction::Minimize),
 ];
 
 use xtask::RECORD_FIXTURES as FIXTURES;
@@ -37,13 +38,15 @@ use xtask::RECORD_FIXTURES as FIXTURES;
 mod flags;
 
 const USAGE: &str = "\
-usage: cargo xtask bench records [--minutes M] [--problem ID] [--seed S] [--init]
+usage: cargo xtask bench records [--minutes M] [--problem ID] [--seed S] [--init] [--sigma S]
 
   --minutes M   minutes per run (default 60)
-  --problem ID  only this problem (default: all five)
+  --problem ID  only this problem (default: all six)
   --seed S      seed of every run (default 0)
   --init        start from the record constructions in tests/data/fixtures/
-                instead of the problems' own initial states";
+                instead of the problems' own initial states
+  --sigma S     the numeric policy's starting sigma (discover run --sigma): a
+                record needs proposals far smaller than the default 0.2";
 
 struct Outcome {
     label: String,
@@ -61,7 +64,7 @@ fn root() -> PathBuf {
     root.canonicalize().unwrap_or(root)
 }
 
-fn run(problem: &str, init: Option<&Path>, seed: u64, minutes: f64, out: &Path) -> Outcome {
+fn run(problem: &str, init: Option<&Path>, seed: u64, minutes: f64, sigma: Option<f64>, out: &Path) -> Outcome {
     let _ = std::fs::remove_dir_all(out);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_discover"));
     // --json: the summary on stdout instead of a progress bar.
@@ -69,6 +72,9 @@ fn run(problem: &str, init: Option<&Path>, seed: u64, minutes: f64, out: &Path) 
         .args(["--time-limit", &format!("{}", minutes * 60.0), "--out", out.to_str().unwrap()]);
     if let Some(init) = init {
         cmd.arg("--init").arg(init);
+    }
+    if let Some(sigma) = sigma {
+        cmd.args(["--sigma", &sigma.to_string()]);
     }
     let output = cmd.stderr(std::process::Stdio::inherit()).output().expect("running discover");
     assert!(output.status.success(), "discover run {problem} failed ({})", output.status);
@@ -109,7 +115,8 @@ fn gap(o: &Outcome) -> Option<f64> {
 }
 
 fn main() {
-    let args = flags::Args::parse(USAGE, &["--minutes", "--problem", "--seed"], &["--init"]);
+    let args = flags::Args::parse(USAGE, &["--minutes", "--problem", "--seed", "--sigma"], &["--init"]);
+    let sigma: Option<f64> = args.value("--sigma");
     let minutes: f64 = args.value("--minutes").unwrap_or(60.0);
     let seed: u64 = args.value("--seed").unwrap_or(0);
     let only: Option<String> = args.value("--problem");
@@ -138,7 +145,7 @@ fn main() {
         };
         let out = out_root.join(name);
         eprintln!("[{}/{}] {problem}{} -> {}", i + 1, jobs.len(), init.as_ref().map_or(String::new(), |f| format!(" --init {}", f.display())), out.display());
-        outcomes.push(run(problem, init.as_deref(), seed, minutes, &out));
+        outcomes.push(run(problem, init.as_deref(), seed, minutes, sigma, &out));
     }
     println!();
     println!("| run | best | best known | gap | best found at | steps |");

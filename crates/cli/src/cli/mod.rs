@@ -127,14 +127,18 @@ enum Command {
     #[command(after_help = "Calls the problem's `refine` (the optimiser every rollout ends \
         with) on the solution, --rounds times in a row, each with --effort units of work \
         (optimiser iterations; the autocorrelation bounds do proportionally fewer above 1024 \
-        steps), and writes the best valid state to --out. One call has the sandbox's refine deadline (60 s), \
-        so chain rounds rather than raise the effort past it. Stops early when a round improves \
+        steps), and writes the best valid state to --out. One call has the sandbox's refine fuel and \
+        deadline (60 s); the built-in problems cut an effort that would not fit to what does and \
+        return their best state, so chain rounds rather than raise the effort past it. On a record \
+        that a float verifier would refuse (a sum a hair short of n/2, circles overlapping by 1e-17), \
+        the first round's repair makes it exactly valid. Stops early when a round improves \
         nothing (refine is deterministic: the next round would repeat it). Where a run has \
         stalled, a long refine of its best state can still go on: on autocorrelation-1, \
         40 000 iterations from an hour run's best took 1.52015 to 1.51752.\n\n\
         Examples:\n  \
         discover refine autocorrelation-1 runs/ac1/best/solution.json --effort 5000 --rounds 8 --out ac1.json\n  \
-        discover refine erdos-min-overlap tests/data/fixtures/erdos_haugland_51.json --out e.json --json\n\n\
+        discover refine erdos-min-overlap tests/data/fixtures/erdos_haugland_51.json --out e.json --json\n  \
+        discover refine circle-packing-26 tests/data/fixtures/cp26_alphaevolve_raw.json --effort 200 --out cp.json\n\n\
         Exit code: 0 when the result is valid, 1 when no valid state was found, 2 on errors.")]
     Refine(refine::RefineArgs),
     /// Run test-time discovery on a problem and keep the best state found.

@@ -28,7 +28,8 @@ pub struct RefineArgs {
     /// The solution to start from (a solution file or a record fixture).
     pub(crate) solution: PathBuf,
     /// Work per round: optimiser iterations (what `discover run --effort` gives a
-    /// rollout; the autocorrelation bounds do proportionally fewer above 1024 steps).
+    /// rollout; the autocorrelation bounds do proportionally fewer above 1024 steps,
+    /// and the built-ins cut what would not fit the sandbox's fuel).
     #[arg(long, default_value_t = 4000)]
     pub(crate) effort: u32,
     /// Rounds, each refining the previous round's result.
