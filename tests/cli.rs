@@ -183,6 +183,22 @@ fn out_of_range_options_are_refused_in_one_line_before_anything_is_made() {
 }
 
 #[test]
+fn verify_says_beaten_only_for_a_state_exactly_better_than_the_best_known() {
+    // The state that set the shipped Erdos value: equal is not beaten.
+    let record = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/discovered/erdos_lnzwz_refined.json");
+    let out = discover(&["verify", "erdos-min-overlap", record.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("0.3808590567142117  (best known 0.3808590567142117, minimize)"), "{text}");
+    assert!(!text.contains("beaten"), "{text}");
+    // EinsteinArena's record as submitted is refused, exactly.
+    let raw = fixture("erdos_lnzwz_raw_512.json");
+    let out = discover(&["verify", "erdos-min-overlap", raw.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("after rescaling to sum n/2 = 256 (factor 1 + 2.48"), "{}", stdout(&out));
+}
+
+#[test]
 fn verify_reads_stdin_and_writes_pictures() {
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("p.svg");
