@@ -322,6 +322,11 @@ pub const WORK_PER_EFFORT: f64 = 2.7e5;
 /// [`lbfgs_refine`] with a work budget (units of [`REFINE_WORK`]); also
 /// returns the number of surrogate evaluations it made.
 pub fn lbfgs_refine_within<I: Inequality>(a: &[f64], iterations: usize, work: f64) -> (Vec<f64>, usize) {
+    lbfgs_refine_schedule::<I>(a, iterations, work, &LBFGS_TEMPERATURES)
+}
+
+/// [`lbfgs_refine_within`] over the given temperatures (relative to the peak).
+pub fn lbfgs_refine_schedule<I: Inequality>(a: &[f64], iterations: usize, work: f64, temperatures: &[f64]) -> (Vec<f64>, usize) {
     let n = a.len();
     let to_heights = |v: &[f64]| -> Vec<f64> {
         if I::SIGNED { v.to_vec() } else { v.iter().map(|x| (x * x).min(MAX_HEIGHT)).collect() }
@@ -335,9 +340,9 @@ pub fn lbfgs_refine_within<I: Inequality>(a: &[f64], iterations: usize, work: f6
     let mut evaluations = 1usize;
     let mut score = |a: &[f64]| if check_heights::<I>(a).is_none() { loss::<I>(a, &mut tracking) } else { f64::INFINITY };
     let mut best = (score(a), a.to_vec());
-    let per_phase = (iterations / LBFGS_TEMPERATURES.len()).max(1);
+    let per_phase = (iterations / temperatures.len().max(1)).max(1);
     let mut grad_a = vec![0.0; n];
-    for &t in &LBFGS_TEMPERATURES {
+    for &t in temperatures {
         if evaluations >= max_evals {
             break;
         }
