@@ -290,6 +290,9 @@ pub enum NumericUpdate {
         shift: Vec<f64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         upsample: Option<f64>,
+        /// The probability of halving the resolution, where that is on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        downsample: Option<f64>,
         /// The largest refine effort multiple among the step's proposals,
         /// where deepening is on.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -414,6 +417,7 @@ impl Policy for Numeric {
             sigma: self.sigmas(),
             shift: self.shift.clone(),
             upsample: self.upsample_probability(),
+            downsample: self.downsample_probability(),
             deepest: self.deepening.as_ref().and_then(|_| {
                 batch.iter().filter_map(|(id, _)| self.noise.get(id).map(|d| d.effort_scale)).max()
             }),
