@@ -1,5 +1,6 @@
 //! Repair published packings to exact validity, natively, as `discover refine
-//! circle-packing-N FILE --effort 200 --rounds 1` does in the sandbox:
+//! circle-packing-N FILE --effort 200 --rounds 1` does in the sandbox, then
+//! grow every radius to exact contact (`inflate`):
 //! `cargo run --release -p circle-packing --example repair_records -- N IN OUT`.
 //! How `tests/data/fixtures/cp{26,32}_alphaevolve_repaired.json` were made.
 use circle_packing::CirclePacking;
@@ -7,9 +8,10 @@ use discover_guest::{Problem, Solution};
 
 fn repair<const N: usize>(values: Vec<f64>) -> (Vec<f64>, f64) {
     let refined = CirclePacking::<N>::refine(&Solution::new(values), 200).expect("refine");
-    let verdict = CirclePacking::<N>::evaluate(&refined).unwrap();
+    let grown = Solution::new(circle_packing::inflate(&refined.values));
+    let verdict = CirclePacking::<N>::evaluate(&grown).unwrap();
     assert!(verdict.valid, "{:?}", verdict.reason);
-    (refined.values, verdict.score.unwrap())
+    (grown.values, verdict.score.unwrap())
 }
 
 fn main() {

@@ -235,7 +235,8 @@ fn fits(c: &[[f64; 3]], i: usize) -> bool {
 /// radius and its wall distance), in sweeps until nothing grows: coordinate
 /// ascent on the LP of the radii, in exact arithmetic. After [`repair`]'s
 /// proportional shrinking this recovers the ulps it gave away, which is
-/// where the last digits of the records are.
+/// where the last digits of the records are: a polisher for a finished
+/// packing (`examples/repair_records.rs`), not part of `refine`.
 pub fn inflate(v: &[f64]) -> Vec<f64> {
     let mut c: Vec<[f64; 3]> = v.chunks_exact(3).map(|k| [k[0], k[1], k[2]]).collect();
     for _sweep in 0..8 {
