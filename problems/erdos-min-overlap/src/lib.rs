@@ -58,7 +58,8 @@ impl Problem for ErdosMinOverlap {
                 // within this (about 6 s per 60e9 here).
                 evaluate_fuel: 190_000_000_000,
                 evaluate_millis: 30_000,
-                memory_mib: 512,
+                // A refine of 2^21 steps holds several FFT plans of 2^22.
+                memory_mib: 1024,
                 candidate_seconds: 300,
             })
     }
@@ -132,15 +133,30 @@ impl Problem for ErdosMinOverlap {
         );
         // Then prox-linear polishing of the largest overlap, which moves on
         // where the soft maximum stalls (see `polish_minimax`).
-        let best = match polish_minimax(&best, effort as usize) {
-            (polished, report) if report.end < report.start => settle(polished).unwrap_or(best),
+        // Its dual steps cost a fixed number of transforms however small the
+        // effort, so it runs only where the effort left after the cap is at
+        // least POLISH_MIN_EFFORT (up to about 4096 steps).
+        let best = match (effort >= POLISH_MIN_EFFORT).then(|| polish_minimax(&best, effort as usize)) {
+            Some((polished, report)) if report.end < report.start => settle(polished).unwrap_or(best),
             _ => best,
         };
         // The projection holds the sum only to rounding: admit it exactly.
         let best = admit(best);
         // The start may already beat the refined point (a projected start can
-        // be worse); both judged as the verifier judges them.
-        let score = |h: &[f64]| Self::evaluate(&Solution::new(h.to_vec())).ok().filter(|v| v.valid).and_then(|v| v.score);
+        // be worse). Admissibility is decided exactly; the two are compared
+        // by FFT overlaps (within ~1e-15), because two exact scores of a
+        // 2^21-step state would cost more fuel than a refine has.
+        let mut compare = Fft::new(2 * n - 1);
+        let mut score = |h: &[f64]| {
+            let grid = Grid::new(h).ok()?;
+            let sum = grid.sum();
+            if sum == BigInt::from(0) || rescale_check(h, &grid, &sum).is_some() {
+                return None;
+            }
+            let factor = half / h.iter().sum::<f64>();
+            let scaled: Vec<f64> = h.iter().map(|v| v * factor).collect();
+            Some(c5_fft(&scaled, &mut compare))
+        };
         match (score(&start), score(&best)) {
             (Some(s), Some(b)) if s <= b => Some(Solution::new(start)),
             (Some(_), None) => Some(Solution::new(start)),
@@ -172,6 +188,11 @@ const FUEL_PER_WORK: f64 = 1450.0;
 /// the refine running out of fuel with no state (before: `--effort 20000` at
 /// 512 steps did).
 const REFINE_FUEL: f64 = 135e9;
+
+/// The least effort at which refine also polishes (prox-linear): the polish
+/// does up to 500 dual iterations per step whatever the effort, which at 2^21
+/// steps alone is several times a refine's fuel.
+const POLISH_MIN_EFFORT: u32 = 500;
 
 /// The most effort a refine of `n` steps takes ([`REFINE_FUEL`]).
 pub fn max_effort(n: usize) -> u32 {
@@ -241,9 +262,9 @@ pub fn exact_c5(grid: &Grid, sum: &BigInt) -> Ratio {
 /// `h` (heights in [0, 1], not all zero) made admissible exactly: the float
 /// rescale to sum n/2 first (a few rounds, clamped), then, while the exact sum
 /// still falls short (so the exact rescale would lift a height of 1 above
-/// 1), the largest height below the top is raised one ulp at a time: a change
-/// of about 1e-16 per ulp, far below any score digit that matters. The
-/// repair EinsteinArena's record needed (its sum was 6.36e-16 short).
+/// 1), the largest height below the top is raised by one ulp, then two, four,
+/// ...: about 1e-16 per ulp, far below any score digit that matters. The
+/// repair EinsteinArena's record needed (its sum was 6.36e-16 short: one ulp).
 pub fn admit(mut h: Vec<f64>) -> Vec<f64> {
     if h.len() < 2 {
         h.resize(2, 0.5);
@@ -270,13 +291,20 @@ pub fn admit(mut h: Vec<f64>) -> Vec<f64> {
         }
         h.iter_mut().for_each(|v| *v = (*v * factor).min(1.0));
     }
-    for _ in 0..4 * h.len() + 64 {
+    // Each check is O(n), so the raise doubles each time it falls short
+    // (one ulp, two, four, ...; the largest height below the top takes it, up
+    // to the top): a deficit of d ulps needs about log2(d) checks, and one
+    // ulp, the common case, needs one.
+    let mut step: u64 = 1;
+    for _ in 0..256 {
         if ok(&h) {
             return h;
         }
         let top = h.iter().fold(0.0f64, |m, &v| m.max(v));
         let Some(j) = (0..h.len()).filter(|&i| h[i] < top).max_by(|&a, &b| h[a].total_cmp(&h[b])) else { break };
-        h[j] = exact::next_up(h[j]).min(top);
+        let raised = if h[j] == 0.0 { f64::from_bits(step) } else { f64::from_bits(h[j].to_bits().saturating_add(step)) };
+        h[j] = raised.min(top);
+        step = step.saturating_mul(2);
     }
     if ok(&h) { h } else { vec![0.5; h.len()] }
 }
@@ -356,7 +384,15 @@ pub fn polish_minimax(h: &[f64], iterations: usize) -> (Vec<f64>, ProxReport) {
 /// exactly 1 above 1: heights are capped a few ulps under 1 (a change of
 /// ~1e-16 in C5) before giving up.
 fn settle(mut h: Vec<f64>) -> Option<Vec<f64>> {
-    let valid = |h: &[f64]| ErdosMinOverlap::evaluate(&Solution::new(h.to_vec())).is_ok_and(|v| v.valid);
+    // Validity only (range, grid, exact rescale): a full exact score of a
+    // 2^21-step state would cost a refine's fuel.
+    let valid = |h: &[f64]| {
+        h.iter().all(|v| (0.0..=1.0).contains(v))
+            && Grid::new(h).is_ok_and(|grid| {
+                let sum = grid.sum();
+                sum != BigInt::from(0) && rescale_check(h, &grid, &sum).is_none()
+            })
+    };
     if valid(&h) {
         return Some(h);
     }
