@@ -452,6 +452,16 @@ impl Garner {
     }
 }
 
+/// Zero the entries more than 2^-(MAX_GRID_BITS - 54) below the largest
+/// magnitude, so that the vector has an exact grid ([`Grid::new`]): what a
+/// repair or a refine does with heights too fine to matter.
+pub fn snap_to_grid(mut values: Vec<f64>) -> Vec<f64> {
+    let largest = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let floor = largest * 2f64.powi(-(MAX_GRID_BITS as i32 - 54));
+    values.iter_mut().filter(|v| v.abs() < floor).for_each(|v| *v = 0.0);
+    values
+}
+
 /// An exact score `num / den` (`den > 0`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ratio {

@@ -17,6 +17,7 @@
 
 use std::marker::PhantomData;
 
+pub use discover_guest::exact::snap_to_grid;
 use discover_guest::exact::{self, Grid, Ratio};
 use discover_guest::fft::Fft;
 use discover_guest::math::{check_range, self_convolution, show, Rng};
@@ -411,15 +412,6 @@ fn clamp_heights<I: Inequality>(values: &[f64]) -> Vec<f64> {
     let a: Vec<f64> = values.iter().map(|v| if v.is_finite() { v.clamp(lowest::<I>(), MAX_HEIGHT) } else { 0.0 }).collect();
     let a = snap_to_grid(a);
     if a.iter().sum::<f64>().abs() < MIN_SUM { vec![1.0; a.len().max(1)] } else { a }
-}
-
-/// Zero the entries more than 2^-(MAX_GRID_BITS - 54) below the largest
-/// magnitude, so that the vector has an exact grid ([`Grid::new`]).
-pub fn snap_to_grid(mut a: Vec<f64>) -> Vec<f64> {
-    let largest = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let floor = largest * 2f64.powi(-(exact::MAX_GRID_BITS as i32 - 54));
-    a.iter_mut().filter(|v| v.abs() < floor).for_each(|v| *v = 0.0);
-    a
 }
 
 /// `2n max_k c_k / S^2`, exactly (AC1 and AC3: `max c >= c_0 = a_0^2 >= 0`,

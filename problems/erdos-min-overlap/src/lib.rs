@@ -148,9 +148,7 @@ impl Problem for ErdosMinOverlap {
         // 2^21-step state would cost more fuel than a refine has.
         let mut compare = Fft::new(2 * n - 1);
         let mut score = |h: &[f64]| {
-            let grid = Grid::new(h).ok()?;
-            let sum = grid.sum();
-            if sum == BigInt::from(0) || rescale_check(h, &grid, &sum).is_some() {
+            if !admissible(h) {
                 return None;
             }
             let factor = half / h.iter().sum::<f64>();
@@ -272,12 +270,8 @@ pub fn admit(mut h: Vec<f64>) -> Vec<f64> {
     if h.iter().all(|&v| v == 0.0) {
         h.iter_mut().for_each(|v| *v = 0.5);
     }
-    let mut h = if Grid::new(&h).is_ok() { h } else { snap(h) };
-    let ok = |h: &[f64]| {
-        let grid = Grid::new(h).expect("snapped");
-        let sum = grid.sum();
-        sum != BigInt::from(0) && rescale_check(h, &grid, &sum).is_none()
-    };
+    let mut h = if Grid::new(&h).is_ok() { h } else { exact::snap_to_grid(h) };
+    let ok = admissible;
     let half = h.len() as f64 / 2.0;
     for _ in 0..4 {
         if ok(&h) {
@@ -309,12 +303,13 @@ pub fn admit(mut h: Vec<f64>) -> Vec<f64> {
     if ok(&h) { h } else { vec![0.5; h.len()] }
 }
 
-/// Zero the heights too far below the largest for an exact grid.
-fn snap(mut h: Vec<f64>) -> Vec<f64> {
-    let top = h.iter().fold(0.0f64, |m, &v| m.max(v));
-    let floor = top * 2f64.powi(-(exact::MAX_GRID_BITS as i32 - 54));
-    h.iter_mut().filter(|v| **v < floor).for_each(|v| *v = 0.0);
-    h
+/// Whether `h` (heights in [0, 1]) has an exact grid, a nonzero sum and
+/// survives the exact rescale to sum n/2: validity without the score.
+fn admissible(h: &[f64]) -> bool {
+    Grid::new(h).is_ok_and(|grid| {
+        let sum = grid.sum();
+        sum != BigInt::from(0) && rescale_check(h, &grid, &sum).is_none()
+    })
 }
 
 /// [`c5`] from FFT overlaps, within ~1e-15 relative: what refine tracks.
@@ -386,13 +381,7 @@ pub fn polish_minimax(h: &[f64], iterations: usize) -> (Vec<f64>, ProxReport) {
 fn settle(mut h: Vec<f64>) -> Option<Vec<f64>> {
     // Validity only (range, grid, exact rescale): a full exact score of a
     // 2^21-step state would cost a refine's fuel.
-    let valid = |h: &[f64]| {
-        h.iter().all(|v| (0.0..=1.0).contains(v))
-            && Grid::new(h).is_ok_and(|grid| {
-                let sum = grid.sum();
-                sum != BigInt::from(0) && rescale_check(h, &grid, &sum).is_none()
-            })
-    };
+    let valid = |h: &[f64]| h.iter().all(|v| (0.0..=1.0).contains(v)) && admissible(h);
     if valid(&h) {
         return Some(h);
     }
